@@ -1,0 +1,50 @@
+# flowstack: `make test` installs what is missing, builds and runs every test;
+# `make bench` runs the side-by-side benchmarks; `make install` installs the library.
+
+# Debian packages the build, the tests and the benchmarks need.
+PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev ccache \
+            libasio-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev \
+            socat iperf3 iproute2 procps
+
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build test test-release test-asan bench install format clean
+
+all: build
+
+# Installs only what is missing; `apt-get update` runs first so new package names are known.
+deps:
+	@missing=$$(for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+
+test: test-release test-asan
+
+test-release: build
+	ctest --preset release
+
+test-asan: deps
+	cmake --preset asan-ubsan
+	cmake --build --preset asan-ubsan -j $(JOBS)
+	ctest --preset asan-ubsan
+
+bench: build
+	bench/run-all.sh build/release
+
+install: build
+	cmake --install build/release --prefix $(PREFIX)
+
+format:
+	find include src tests bench fuzz examples -name '*.[ch]pp' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,45 @@
+// Errors of the flow contract, as std::error_code values (the seeds' pp_error / pp_write_error).
+//
+// Every module has its own category (`flow` here, `tcp` in socket, later `tls`, `vchan`, …);
+// every code prints a sentence a person can act on: `std::error_code::message()`.
+#pragma once
+
+#include <expected>
+#include <system_error>
+
+namespace flowstack {
+
+enum class flow_errc {
+  // The flow can no longer carry bytes in this direction (mirage's `Closed).
+  closed = 1,
+  // A read was started while another read on the same flow was still pending.
+  read_in_progress,
+  // An operation wrapped in with_timeout did not finish in time.
+  timeout,
+  // The operation was cancelled before it finished.
+  cancelled,
+  // The stream ended before the bytes a reader needed had arrived (read_exactly, framing).
+  unexpected_eof,
+  // An argument given to a flow operation is not acceptable (e.g. a zero-byte read_exactly).
+  invalid_argument,
+};
+
+const std::error_category& flow_category() noexcept;
+
+inline std::error_code make_error_code(flow_errc e) noexcept {
+  return {static_cast<int>(e), flow_category()};
+}
+
+// Results of flow operations: a value or an error, never an exception.
+template <typename T>
+using result = std::expected<T, std::error_code>;
+
+inline std::unexpected<std::error_code> fail(std::error_code ec) { return std::unexpected(ec); }
+inline std::unexpected<std::error_code> fail(flow_errc e) {
+  return std::unexpected(make_error_code(e));
+}
+
+}  // namespace flowstack
+
+template <>
+struct std::is_error_code_enum<flowstack::flow_errc> : std::true_type {};
