@@ -46,7 +46,7 @@ struct copy_error {
   copy_stats stats;
 };
 
-using copy_result = std::expected<copy_stats, copy_error>;
+using copy_result = expected<copy_stats, copy_error>;
 
 // Copies `src` to `dst` until `src` reads eof (success) or either side fails. Neither flow is
 // shut down or closed. When `live` is given it is kept up to date as bytes move (for progress).
@@ -61,13 +61,13 @@ asio::awaitable<copy_result> copy(Src& src, Dst& dst, copy_stats* live = nullptr
   };
   for (;;) {
     auto r = co_await src.read();
-    if (!r) co_return std::unexpected(copy_error{copy_side::source, r.error(), finish()});
+    if (!r) co_return unexpected(copy_error{copy_side::source, r.error(), finish()});
     if (r->is_eof()) co_return finish();
     auto data = std::move(*r).data();
     stats.bytes_read += data.size();
     ++stats.reads;
     auto w = co_await dst.write(data);
-    if (!w) co_return std::unexpected(copy_error{copy_side::destination, w.error(), finish()});
+    if (!w) co_return unexpected(copy_error{copy_side::destination, w.error(), finish()});
     stats.bytes_written += data.size();
     ++stats.writes;
   }

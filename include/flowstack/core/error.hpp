@@ -4,7 +4,8 @@
 // every code prints a sentence a person can act on: `std::error_code::message()`.
 #pragma once
 
-#include <expected>
+#include <flowstack/core/expected.hpp>
+
 #include <system_error>
 
 namespace flowstack {
@@ -32,11 +33,11 @@ inline std::error_code make_error_code(flow_errc e) noexcept {
 
 // Results of flow operations: a value or an error, never an exception.
 template <typename T>
-using result = std::expected<T, std::error_code>;
+using result = expected<T, std::error_code>;
 
-inline std::unexpected<std::error_code> fail(std::error_code ec) { return std::unexpected(ec); }
-inline std::unexpected<std::error_code> fail(flow_errc e) {
-  return std::unexpected(make_error_code(e));
+inline unexpected<std::error_code> fail(std::error_code ec) { return unexpected(ec); }
+inline unexpected<std::error_code> fail(flow_errc e) {
+  return unexpected(make_error_code(e));
 }
 
 }  // namespace flowstack
