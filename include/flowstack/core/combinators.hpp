@@ -166,7 +166,8 @@ template <typename T>
 asio::awaitable<typename detail::timeout_result<T>::type> with_timeout(
     asio::awaitable<T> op, std::chrono::steady_clock::duration timeout) {
   using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, timeout);
   auto raced = co_await (detail::without_cancellation_throw(std::move(op)) ||
                          timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable)));
   if (raced.index() == 1) co_return fail(flow_errc::timeout);
