@@ -1,0 +1,129 @@
+// Relaying between two TCP connections: `flowstack cat tcp-listen:P1 tcp:127.0.0.1:P2` vs socat
+// with its default 8 KiB buffer vs socat -b 65536. A sender pushes N bytes into P1 in 64 KiB
+// writes and half-closes; a sink at P2 reads to eof. Throughput is N / (connect .. sink's eof);
+// the relay's own start-up is outside the measured time.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "benchmarks.hpp"
+#include "common.hpp"
+
+namespace flowstack::bench {
+namespace {
+
+constexpr auto run_limit = std::chrono::seconds(60);
+
+struct relay_kind {
+  const char* name;
+  // The relay's command line, listening on `in` and connecting to 127.0.0.1:`out`.
+  std::function<std::vector<std::string>(std::uint16_t in, std::uint16_t out)> command;
+};
+
+double relay_once(const relay_kind& kind, std::uint64_t bytes, std::size_t chunk) {
+  auto sink = plain_listen();
+  std::uint64_t received = 0;
+  clock::time_point end;
+  bool ok = false;
+  std::thread sink_thread([&] {
+    int fd = plain_accept(sink.fd);
+    if (fd < 0) return;
+    set_io_timeout(fd, run_limit);
+    auto n = recv_until_eof(fd, chunk);
+    end = clock::now();
+    ::close(fd);
+    ok = n.has_value();
+    received = n.value_or(0);
+  });
+
+  auto in_port = free_port();
+  auto relay = spawn(kind.command(in_port, sink.port), child_output::inherit);
+  if (!wait_listening(in_port, std::chrono::seconds(5))) {
+    wait_child(relay, std::chrono::milliseconds(0));
+    ::shutdown(sink.fd, SHUT_RDWR);
+    sink_thread.join();
+    die(std::string(kind.name) + " did not start listening on port " + std::to_string(in_port));
+  }
+  int fd = plain_connect(in_port);
+  if (fd < 0) die(std::string("cannot connect to ") + kind.name);
+  set_io_timeout(fd, run_limit);
+  std::vector<char> block(chunk, 'r');
+  auto start = clock::now();
+  for (std::uint64_t left = bytes; left > 0;) {
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk));
+    if (!send_all(fd, block.data(), n)) die(std::string("sending into ") + kind.name + " failed");
+    left -= n;
+  }
+  ::shutdown(fd, SHUT_WR);
+  recv_until_eof(fd);  // the relay passes the sink's close back
+  ::close(fd);
+  sink_thread.join();
+  ::close(sink.fd);
+  int status = wait_child(relay, std::chrono::seconds(5));
+  if (!ok || received != bytes) {
+    die(std::string(kind.name) + ": the sink received " + std::to_string(received) + " of " +
+        std::to_string(bytes) + " bytes");
+  }
+  if (status != 0) {
+    std::fprintf(stderr, "  note: %s exited with status %d after the transfer\n", kind.name,
+                 status);
+  }
+  return static_cast<double>(bytes) / std::chrono::duration<double>(end - start).count();
+}
+
+}  // namespace
+
+int run_relay(const relay_options& o) {
+  std::vector<relay_kind> kinds;
+  kinds.push_back({"flowstack cat", [&](std::uint16_t in, std::uint16_t out) {
+                     return std::vector<std::string>{o.flowstack_program, "cat",
+                                                     "tcp-listen:127.0.0.1:" + std::to_string(in),
+                                                     "tcp:127.0.0.1:" + std::to_string(out)};
+                   }});
+  bool with_socat = have_program("socat");
+  if (with_socat) {
+    auto socat = [](std::vector<std::string> extra) {
+      return [extra](std::uint16_t in, std::uint16_t out) {
+        std::vector<std::string> argv{"socat"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        argv.push_back("TCP-LISTEN:" + std::to_string(in) + ",bind=127.0.0.1,reuseaddr");
+        argv.push_back("TCP:127.0.0.1:" + std::to_string(out));
+        return argv;
+      };
+    };
+    kinds.push_back({"socat (default 8 KiB)", socat({})});
+    kinds.push_back({"socat -b 65536", socat({"-b", "65536"})});
+  }
+
+  std::printf("relay: sender -> relay -> sink over loopback TCP, %s per run, %d runs (median)\n",
+              format_bytes(o.bytes).c_str(), o.runs);
+  if (!with_socat) std::printf("  socat not found: install Debian's socat to compare with it\n");
+  std::fflush(stdout);
+  std::vector<std::vector<double>> rates(kinds.size());
+  for (int run = 0; run < o.runs; ++run) {
+    for (std::size_t i = 0; i < kinds.size(); ++i) {
+      auto k = (i + static_cast<std::size_t>(run)) % kinds.size();
+      rates[k].push_back(relay_once(kinds[k], o.bytes, o.chunk));
+    }
+  }
+  for (std::size_t k = 0; k < kinds.size(); ++k) {
+    std::printf("  %-28s %12s   runs:", kinds[k].name, format_rate(median(rates[k])).c_str());
+    for (double x : rates[k]) std::printf(" %.2f", x / 1e9);
+    std::printf("\n");
+  }
+  if (with_socat) {
+    double vs_default = median(rates[0]) / median(rates[1]);
+    double vs_64k = median(rates[0]) / median(rates[2]);
+    std::printf("  %-28s %12s   target >= 2.00x: %s\n", "flowstack / socat",
+                format_ratio(vs_default).c_str(), vs_default >= 2.0 ? "met" : "MISSED");
+    std::printf("  %-28s %12s\n", "flowstack / socat -b 65536", format_ratio(vs_64k).c_str());
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace flowstack::bench

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs flowstack's side-by-side benchmarks (DESIGN.md §4) from a build directory and prints one
+# compact report with the ratios. A copy of the report goes to BUILD/bench-results.txt; nothing
+# is written anywhere else unless --append FILE is given.
+#
+#   bench/run-all.sh build/release                 # what `make bench` runs
+#   bench/run-all.sh build/release --quick         # smaller runs, for a smoke test
+#   bench/run-all.sh build/release --append docs/benchmarks.md
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: bench/run-all.sh BUILD_DIR [options]
+  --runs N        runs of each contender (default 5; memory uses 3)
+  --only LIST     comma-separated subset of: bulk,pingpong,relay,memory,buffer
+  --quick         smaller transfers and fewer connections (a smoke test, not a result)
+  --append FILE   also append the report, as a Markdown section, to FILE
+EOF
+}
+
+if [[ $# -lt 1 || $1 == -h || $1 == --help ]]; then
+  usage
+  exit 2
+fi
+build=$1
+shift
+runs=5
+only="bulk,pingpong,relay,memory,buffer"
+quick=0
+append=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --runs) runs=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --append) append=$2; shift 2 ;;
+    *) usage; exit 2 ;;
+  esac
+done
+
+bench=$build/bench/flowstack_bench
+buffer_bench=$build/bench/flowstack_buffer_bench
+cli=$build/src/cli/flowstack
+for program in "$bench" "$buffer_bench"; do
+  if [[ ! -x $program ]]; then
+    echo "run-all.sh: $program is missing: configure with -DFLOWSTACK_BUILD_BENCH=ON and build" >&2
+    exit 1
+  fi
+done
+
+if [[ $quick == 1 ]]; then
+  bulk_bytes=256M relay_bytes=128M round_trips=5000 connections=2000 memory_runs=1
+else
+  bulk_bytes=1G relay_bytes=512M round_trips=20000 connections=10000 memory_runs=3
+fi
+[[ $runs -lt $memory_runs ]] && memory_runs=$runs
+
+wanted() { [[ ,$only, == *,$1,* ]]; }
+
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)
+report=$build/bench-results.txt
+
+# Every step is bounded: the programs have their own watchdogs, and `timeout` backs them up.
+step() {
+  local limit=$1
+  shift
+  if ! timeout --kill-after=10 "$limit" "$@"; then
+    echo "  (failed or timed out: $*)"
+  fi
+  echo
+}
+
+{
+  echo "flowstack benchmarks  $(date -u '+%Y-%m-%d %H:%M UTC')  commit $commit  build ${build_type:-?}"
+  echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+    "$(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [[ $build_type != Release && $build_type != RelWithDebInfo ]]; then
+    echo "WARNING: $build is a '${build_type:-unknown}' build; numbers from an unoptimised build mean little"
+  fi
+  [[ $quick == 1 ]] && echo "QUICK mode: smaller runs, a smoke test rather than a result"
+  echo
+
+  if wanted bulk; then
+    step 240 "$bench" bulk --bytes "$bulk_bytes" --runs "$runs"
+  fi
+  if wanted pingpong; then
+    step 240 "$bench" pingpong --round-trips "$round_trips" --runs "$runs"
+  fi
+  if wanted relay; then
+    if [[ -x $cli ]]; then
+      step 240 "$bench" relay --flowstack "$cli" --bytes "$relay_bytes" --runs "$runs"
+    else
+      echo "relay: skipped, $cli is not built"
+      echo
+    fi
+  fi
+  if wanted memory; then
+    step 240 "$bench" memory --connections "$connections" --runs "$memory_runs"
+  fi
+  if wanted buffer; then
+    echo "buffer micro-benchmarks (Google Benchmark; time per operation)"
+    # Only the result rows: the context block is the same on every run.
+    timeout --kill-after=10 120 "$buffer_bench" --benchmark_min_time=0.2 2>/dev/null |
+      sed -n '/^-\{10,\}/,$p' | sed 's/^/  /' || echo "  (failed or timed out)"
+    echo
+  fi
+} 2>&1 | tee "$report"
+
+if [[ -n $append ]]; then
+  {
+    echo
+    echo "### Run of $(date -u '+%Y-%m-%d %H:%M UTC') (commit $commit)"
+    echo
+    echo '```'
+    cat "$report"
+    echo '```'
+  } >>"$append"
+  echo "appended to $append"
+fi
