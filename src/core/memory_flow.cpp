@@ -51,12 +51,12 @@ std::size_t memory_flow::next_read_limit() {
 
 asio::awaitable<read_result> memory_flow::do_read() {
   if (fail_read_) co_return fail(std::exchange(fail_read_, {}));
-  while (in_->queued.empty() && !in_->writer_done && !terminated_) {
+  while (in_->queued.empty() && !in_->writer_done && !in_->reader_gone && !terminated_) {
     bool ok = co_await in_->readable.wait();
     if (!ok) co_return fail(flow_errc::cancelled);
   }
   if (terminated_) co_return fail(flow_errc::closed);
-  if (in_->queued.empty()) co_return data_or_eof::eof();
+  if (in_->reader_gone || in_->queued.empty()) co_return data_or_eof::eof();
 
   if (delay_ != decltype(delay_){}) {
     asio::steady_timer timer(get_executor(), delay_);
@@ -93,7 +93,9 @@ asio::awaitable<write_result> memory_flow::do_writev(std::span<const buffer> dat
       }
       auto [now, later] = rest.split(std::min(room, rest.size()));
       out_->queued_bytes += now.size();
-      out_->queued.push_back(std::move(now));
+      // A copy, so that the reader owns what it reads: it may change its buffers, and a writer
+      // may send the same buffer twice or keep it.
+      out_->queued.push_back(now.clone());
       out_->readable.notify_all();
       rest = std::move(later);
     }
@@ -106,6 +108,7 @@ asio::awaitable<void> memory_flow::do_shutdown_read() {
   in_->queued.clear();
   in_->queued_bytes = 0;
   in_->writable.notify_all();
+  in_->readable.notify_all();  // a pending read ends with eof
   co_return;
 }
 

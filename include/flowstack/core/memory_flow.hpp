@@ -1,11 +1,13 @@
 // memory_pair: two connected flows in one process, with a bounded capacity in each direction and
 // fault injection, for tests and for gluing components together without a socket.
 //
-// Each direction holds at most `capacity` bytes: a writer really waits for the reader. Bytes are
-// handed over without a copy (the reader gets views of the writer's buffers, which the writer
-// promised not to change). Close and shutdown behave like a TCP connection's:
+// Each direction holds at most `capacity` bytes: a writer really waits for the reader. A write's
+// bytes are copied once into the queue, as a kernel copies into its socket buffer, so a reader
+// owns the buffers it reads (DESIGN.md §1.1) even when a writer sends one buffer twice.
+// Close and shutdown behave like a TCP connection's:
 //   close / shutdown(write) on one end  -> the other end reads what is queued, then eof;
-//   close / shutdown(read) on one end   -> the other end's writes fail `closed`.
+//   close / shutdown(read) on one end   -> the other end's writes fail `closed`;
+//   shutdown(read) also ends this end's own pending read with eof.
 #pragma once
 
 #include <flowstack/core/flow.hpp>
