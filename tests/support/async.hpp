@@ -1,0 +1,110 @@
+// Helpers for tests that run several coroutines at once on one io_context.
+#pragma once
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <exception>
+#include <flowstack/core/combinators.hpp>
+#include <flowstack/core/wait_queue.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace flowstack::test {
+
+// Lets every coroutine that is ready run `times` turns before this one goes on.
+inline asio::awaitable<void> yield(int times = 1) {
+  auto ex = co_await asio::this_coro::executor;
+  for (int i = 0; i < times; ++i) co_await asio::post(ex, asio::use_awaitable);
+}
+
+inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex, d);
+  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+// An operation started now and running beside the test coroutine, whose result is collected
+// later with get(). A test must get() every background it starts before the flows it uses go
+// away: the operation refers to them.
+template <typename T>
+class background {
+ public:
+  background(asio::any_io_executor executor, asio::awaitable<T> op)
+      : state_(std::make_shared<state>(executor)) {
+    auto s = state_;
+    auto done = [s](std::exception_ptr error, T value) {
+      s->error = error;
+      if (!error) s->value.emplace(std::move(value));
+      s->finished = true;
+      s->done.notify_all();
+    };
+    asio::co_spawn(executor, std::move(op), std::move(done));
+  }
+
+  bool ready() const noexcept { return state_->finished; }
+
+  asio::awaitable<T> get() {
+    auto s = state_;
+    while (!s->finished) co_await s->done.wait();
+    if (s->error) std::rethrow_exception(s->error);
+    co_return std::move(*s->value);
+  }
+
+ private:
+  struct state {
+    explicit state(asio::any_io_executor executor) : done(std::move(executor)) {}
+    std::optional<T> value;
+    std::exception_ptr error;
+    bool finished = false;
+    wait_queue done;
+  };
+  std::shared_ptr<state> state_;
+};
+
+// Reads until eof. An error stops the reading and is the result.
+template <flow_like F>
+asio::awaitable<result<std::string>> read_all(F& f) {
+  std::string text;
+  for (;;) {
+    auto r = co_await f.read();
+    if (!r) co_return fail(r.error());
+    if (r->is_eof()) co_return text;
+    text += r->data().as_string_view();
+  }
+}
+
+// Reads exactly `n` bytes as a string.
+template <flow_like F>
+asio::awaitable<result<std::string>> read_string(F& f, std::size_t n) {
+  auto r = co_await read_exactly(f, n);
+  if (!r) co_return fail(r.error());
+  co_return r->to_string();
+}
+
+// Writes a string as one buffer.
+template <flow_like F>
+asio::awaitable<write_result> write_string(F& f, std::string_view text) {
+  co_return co_await f.write(buffer::of_string(text));
+}
+
+// The error of a result, or no error when it holds a value (so EXPECT_EQ never reads an
+// expected's error that is not there).
+template <typename T>
+std::error_code error_of(const result<T>& r) {
+  return r ? std::error_code{} : r.error();
+}
+
+// The text of a read result, "<eof>" or "<error: …>", so EXPECT_EQ failures read well.
+inline std::string describe(const read_result& r) {
+  if (!r) return "<error: " + r.error().message() + ">";
+  if (r->is_eof()) return "<eof>";
+  return r->data().to_string();
+}
+
+}  // namespace flowstack::test
