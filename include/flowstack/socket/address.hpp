@@ -2,13 +2,11 @@
 // system resolver.
 #pragma once
 
-#include <flowstack/core/error.hpp>
-
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
-
 #include <cstdint>
+#include <flowstack/core/error.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,12 +22,17 @@ struct host_port {
   std::uint16_t port = 0;
 };
 
-// Splits "HOST:PORT" where HOST may be "[v6]". Errors say what was wrong ("missing port",
-// "port out of range", "unterminated '['").
+// Splits "HOST:PORT" where HOST may be "[v6]". A text that does not parse gives
+// socket_errc::invalid_address; address_problem says what was wrong.
 result<host_port> parse_host_port(std::string_view text);
 
-// Numeric endpoints only (no resolver): "127.0.0.1:53", "[::1]:53".
+// Numeric endpoints only (no resolver): "127.0.0.1:53", "[::1]:53". Errors: invalid_address.
 result<tcp_endpoint> parse_tcp_endpoint(std::string_view text);
+
+// Why `text` does not parse (with `numeric_only`, as parse_tcp_endpoint takes it), as a sentence
+// for a person, e.g. `"127.0.0.1": missing port (expected HOST:PORT)`; empty when it parses.
+// An error_code carries no text of its own, so this is where the details are.
+std::string address_problem(std::string_view text, bool numeric_only = false);
 
 // Resolves a host name (or literal) to endpoints, IPv6 and IPv4, in the resolver's order.
 asio::awaitable<result<std::vector<tcp_endpoint>>> resolve(host_port where);

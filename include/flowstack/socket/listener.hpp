@@ -7,12 +7,10 @@
 // unlistens too.
 #pragma once
 
-#include <flowstack/core/flow.hpp>
-
 #include <asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstddef>
+#include <flowstack/core/flow.hpp>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,9 +30,9 @@ struct keepalive {
 
 // Options of a connected flow, whether it came from connect or from a listener.
 struct flow_options {
-  std::size_t read_buffer_size = 64 * 1024;  // the largest buffer one read returns
-  bool nodelay = false;                      // TCP_NODELAY (TCP only)
-  std::optional<keepalive> keepalive;        // TCP only
+  std::size_t read_buffer_size = 64 * 1024;    // the largest buffer one read returns
+  bool nodelay = false;                        // TCP_NODELAY (TCP only)
+  std::optional<socket::keepalive> keepalive;  // TCP only
 };
 
 struct listen_options {

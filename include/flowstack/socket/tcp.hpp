@@ -6,15 +6,13 @@
 // holds no read buffer.
 #pragma once
 
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <chrono>
 #include <flowstack/core/flow.hpp>
 #include <flowstack/socket/address.hpp>
 #include <flowstack/socket/error.hpp>
 #include <flowstack/socket/listener.hpp>
-
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
-
-#include <chrono>
 #include <optional>
 
 namespace flowstack::socket {

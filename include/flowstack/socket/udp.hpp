@@ -4,15 +4,13 @@
 // the kernel drops datagrams from anyone else (the DNS forwarder relies on this, RFC 5452).
 #pragma once
 
-#include <flowstack/core/buffer.hpp>
-#include <flowstack/core/error.hpp>
-#include <flowstack/socket/address.hpp>
-
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/ip/udp.hpp>
-
 #include <cstddef>
+#include <flowstack/core/buffer.hpp>
+#include <flowstack/core/error.hpp>
+#include <flowstack/socket/address.hpp>
 
 namespace flowstack::socket {
 

@@ -1,12 +1,10 @@
 // Unix stream sockets as flows: same contract as TCP (shutdown(write) is SHUT_WR).
 #pragma once
 
-#include <flowstack/core/flow.hpp>
-#include <flowstack/socket/listener.hpp>
-
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-
+#include <flowstack/core/flow.hpp>
+#include <flowstack/socket/listener.hpp>
 #include <string>
 
 namespace flowstack::socket {
@@ -15,7 +13,7 @@ asio::awaitable<result<flow>> unix_connect(std::string path, flow_options option
 
 // Listens on `path`. A stale socket file left by a dead process is replaced; a live one gives
 // address_in_use. The file is removed when the listener stops.
-result<listener> unix_listen(asio::any_io_executor executor, std::string path,
-                             flow_handler handler, listen_options options = {});
+result<listener> unix_listen(asio::any_io_executor executor, std::string path, flow_handler handler,
+                             listen_options options = {});
 
 }  // namespace flowstack::socket

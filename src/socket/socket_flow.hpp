@@ -1,0 +1,102 @@
+// socket_flow: a flow over an Asio stream socket (TCP or Unix). Private to the socket module.
+#pragma once
+
+#include <algorithm>
+#include <asio/error.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/socket_base.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <flowstack/core/flow.hpp>
+#include <flowstack/socket/error.hpp>
+#include <flowstack/socket/listener.hpp>
+#include <string>
+#include <vector>
+
+namespace flowstack::socket::detail {
+
+inline constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
+
+// A flow over `Protocol::socket`; `Base` is flow_impl or an interface derived from it (tcp_flow).
+template <typename Protocol, typename Base>
+class socket_flow : public Base {
+ public:
+  using socket_type = typename Protocol::socket;
+
+  socket_flow(socket_type socket, const flow_options& options, std::string description)
+      : Base(socket.get_executor()),
+        socket_(std::move(socket)),
+        read_buffer_size_(std::max<std::size_t>(options.read_buffer_size, 1)),
+        description_(std::move(description)) {
+    // Reads are done by hand after a readiness wait; non-blocking makes a spurious wake-up
+    // give would_block instead of blocking the thread.
+    std::error_code ec;
+    socket_.non_blocking(true, ec);
+  }
+
+  std::string description() const override { return description_; }
+
+ protected:
+  asio::awaitable<read_result> do_read() override {
+    for (;;) {
+      std::error_code ec;
+      std::size_t available = socket_.available(ec);
+      if (ec) co_return fail(map_system_error(ec));
+      if (available == 0) {
+        // The buffer is taken only once data is there, so an idle flow holds none.
+        auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, as_result);
+        if (wait_ec) co_return fail(map_system_error(wait_ec));
+        available = socket_.available(ec);
+        if (ec) co_return fail(map_system_error(ec));
+      }
+      // Zero bytes available after a wake-up means eof or an error: a one-byte read tells which.
+      auto data =
+          buffer::create_uninitialized(std::clamp<std::size_t>(available, 1, read_buffer_size_));
+      std::size_t n = socket_.read_some(asio::buffer(data.data(), data.size()), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+      if (ec == asio::error::eof) co_return data_or_eof::eof();
+      if (ec) co_return fail(map_system_error(ec));
+      if (n == 0) co_return data_or_eof::eof();
+      co_return data_or_eof(n == data.size() ? std::move(data) : data.sub(0, n));
+    }
+  }
+
+  asio::awaitable<write_result> do_writev(std::span<const buffer> data) override {
+    std::vector<asio::const_buffer> gather;
+    gather.reserve(data.size());
+    for (const auto& part : data) {
+      if (!part.empty()) gather.emplace_back(part.data(), part.size());
+    }
+    // async_write tries the send at once and waits for writability only when the kernel's
+    // buffer is full.
+    auto [ec, n] = co_await asio::async_write(socket_, gather, as_result);
+    (void)n;
+    if (ec) co_return fail(map_system_error(ec));
+    co_return write_result{};
+  }
+
+  asio::awaitable<void> do_shutdown_read() override {
+    // SHUT_RD wakes a pending read (the socket turns readable with nothing to read).
+    std::error_code ec;
+    socket_.shutdown(asio::socket_base::shutdown_receive, ec);
+    co_return;
+  }
+
+  asio::awaitable<void> do_shutdown_write() override {
+    std::error_code ec;
+    socket_.shutdown(asio::socket_base::shutdown_send, ec);
+    co_return;
+  }
+
+  asio::awaitable<void> do_close() override {
+    std::error_code ec;
+    socket_.close(ec);  // cancels pending operations
+    co_return;
+  }
+
+  socket_type socket_;
+  std::size_t read_buffer_size_;
+  std::string description_;
+};
+
+}  // namespace flowstack::socket::detail

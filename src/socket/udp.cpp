@@ -1,0 +1,99 @@
+#include <algorithm>
+#include <asio/error.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <flowstack/socket/error.hpp>
+#include <flowstack/socket/udp.hpp>
+
+namespace flowstack::socket {
+namespace {
+
+constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+result<udp_socket> udp_socket::bind(asio::any_io_executor executor, udp_endpoint local) {
+  asio::ip::udp::socket socket(executor);
+  std::error_code ec;
+  socket.open(local.protocol(), ec);
+  if (ec) return fail(map_system_error(ec));
+  if (local.address().is_v6()) socket.set_option(asio::ip::v6_only(true), ec);
+  socket.bind(local, ec);
+  if (ec) return fail(map_system_error(ec));
+  socket.non_blocking(true, ec);
+  return udp_socket(std::move(socket));
+}
+
+result<udp_socket> udp_socket::connect(asio::any_io_executor executor, udp_endpoint remote) {
+  asio::ip::udp::socket socket(executor);
+  std::error_code ec;
+  socket.open(remote.protocol(), ec);
+  if (ec) return fail(map_system_error(ec));
+  // The kernel now drops datagrams from anyone but `remote` (RFC 5452 relies on it).
+  socket.connect(remote, ec);
+  if (ec) return fail(map_system_error(ec));
+  socket.non_blocking(true, ec);
+  return udp_socket(std::move(socket));
+}
+
+asio::awaitable<result<void>> udp_socket::send_to(buffer data, udp_endpoint to) {
+  auto [ec, n] =
+      co_await socket_.async_send_to(asio::buffer(data.data(), data.size()), to, as_result);
+  (void)n;
+  if (ec) co_return fail(socket_.is_open() ? map_system_error(ec) : flow_errc::closed);
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> udp_socket::send(buffer data) {
+  auto [ec, n] = co_await socket_.async_send(asio::buffer(data.data(), data.size()), as_result);
+  (void)n;
+  if (ec) co_return fail(socket_.is_open() ? map_system_error(ec) : flow_errc::closed);
+  co_return result<void>{};
+}
+
+asio::awaitable<result<datagram>> udp_socket::receive_from(std::size_t max_size) {
+  for (;;) {
+    // Wait first, then size the buffer to the datagram that arrived (FIONREAD gives the size
+    // of the next datagram).
+    auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, as_result);
+    if (wait_ec) co_return fail(socket_.is_open() ? map_system_error(wait_ec) : flow_errc::closed);
+    std::error_code ec;
+    std::size_t available = socket_.available(ec);
+    if (ec) co_return fail(map_system_error(ec));
+    auto data = buffer::create_uninitialized(
+        std::clamp<std::size_t>(available, 1, std::max<std::size_t>(max_size, 1)));
+    udp_endpoint from;
+    std::size_t n = socket_.receive_from(asio::buffer(data.data(), data.size()), from, 0, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) co_return fail(map_system_error(ec));
+    co_return datagram{data.sub(0, std::min(n, max_size)), from};
+  }
+}
+
+asio::awaitable<result<buffer>> udp_socket::receive(std::size_t max_size) {
+  for (;;) {
+    auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, as_result);
+    if (wait_ec) co_return fail(socket_.is_open() ? map_system_error(wait_ec) : flow_errc::closed);
+    std::error_code ec;
+    std::size_t available = socket_.available(ec);
+    if (ec) co_return fail(map_system_error(ec));
+    auto data = buffer::create_uninitialized(
+        std::clamp<std::size_t>(available, 1, std::max<std::size_t>(max_size, 1)));
+    std::size_t n = socket_.receive(asio::buffer(data.data(), data.size()), 0, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) co_return fail(map_system_error(ec));
+    co_return data.sub(0, std::min(n, max_size));
+  }
+}
+
+udp_endpoint udp_socket::local_endpoint() const {
+  std::error_code ec;
+  return socket_.local_endpoint(ec);
+}
+
+void udp_socket::close() {
+  std::error_code ec;
+  socket_.close(ec);
+}
+
+}  // namespace flowstack::socket

@@ -1,0 +1,122 @@
+#include <gtest/gtest.h>
+
+#include <flowstack/socket/address.hpp>
+#include <flowstack/socket/error.hpp>
+
+#include "support/run.hpp"
+
+namespace flowstack::socket {
+namespace {
+
+TEST(parse_host_port, accepts_ipv4_host_and_port) {
+  auto r = parse_host_port("127.0.0.1:80");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->host, "127.0.0.1");
+  EXPECT_EQ(r->port, 80);
+}
+
+TEST(parse_host_port, accepts_bracketed_ipv6) {
+  auto r = parse_host_port("[::1]:5353");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->host, "::1");
+  EXPECT_EQ(r->port, 5353);
+}
+
+TEST(parse_host_port, accepts_host_names_and_port_zero) {
+  auto r = parse_host_port("localhost:0");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->host, "localhost");
+  EXPECT_EQ(r->port, 0);
+}
+
+TEST(parse_host_port, accepts_the_highest_port) {
+  auto r = parse_host_port("example-host.test:65535");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->port, 65535);
+}
+
+// Every bad input gives invalid_address, and address_problem says what is wrong in words.
+struct bad_input {
+  const char* text;
+  const char* says;
+};
+
+class parse_host_port_rejects : public ::testing::TestWithParam<bad_input> {};
+
+TEST_P(parse_host_port_rejects, with_invalid_address_and_a_clear_message) {
+  auto r = parse_host_port(GetParam().text);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), socket_errc::invalid_address);
+  auto problem = address_problem(GetParam().text);
+  EXPECT_NE(problem.find(GetParam().says), std::string::npos) << problem;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    bad_inputs, parse_host_port_rejects,
+    ::testing::Values(
+        bad_input{"", "empty address"}, bad_input{"127.0.0.1", "missing port"},
+        bad_input{"127.0.0.1:", "missing port after ':'"}, bad_input{":80", "missing host"},
+        bad_input{"127.0.0.1:65536", "out of range"},
+        bad_input{"127.0.0.1:99999999999999999999", "out of range"},
+        bad_input{"127.0.0.1:http", "is not a number"},
+        bad_input{"127.0.0.1:-1", "is not a number"}, bad_input{"[::1:80", "unterminated '['"},
+        bad_input{"[::1]", "missing port after ']'"},
+        bad_input{"[::1]80", "expected ':' after ']'"},
+        bad_input{"[]:80", "missing host inside '[]'"},
+        bad_input{"[localhost]:80", "is not an IPv6 address"},
+        bad_input{"::1:80", "needs brackets"}, bad_input{"host name:80", "has a character ' '"}));
+
+TEST(parse_host_port, address_problem_is_empty_for_a_good_address) {
+  EXPECT_EQ(address_problem("[::1]:80"), "");
+}
+
+TEST(parse_tcp_endpoint, gives_numeric_endpoints) {
+  auto v4 = parse_tcp_endpoint("127.0.0.1:53");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(*v4, tcp_endpoint(asio::ip::make_address("127.0.0.1"), 53));
+  auto v6 = parse_tcp_endpoint("[::1]:53");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(*v6, tcp_endpoint(asio::ip::make_address("::1"), 53));
+}
+
+TEST(parse_tcp_endpoint, rejects_host_names_with_a_clear_message) {
+  auto r = parse_tcp_endpoint("localhost:53");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), socket_errc::invalid_address);
+  EXPECT_NE(address_problem("localhost:53", true).find("not a numeric IP address"),
+            std::string::npos);
+}
+
+TEST(to_string, writes_ipv6_in_brackets_and_ipv4_plain) {
+  EXPECT_EQ(to_string(tcp_endpoint(asio::ip::make_address("::1"), 80)), "[::1]:80");
+  EXPECT_EQ(to_string(tcp_endpoint(asio::ip::make_address("127.0.0.1"), 80)), "127.0.0.1:80");
+  EXPECT_EQ(to_string(udp_endpoint(asio::ip::make_address("::1"), 53)), "[::1]:53");
+}
+
+TEST(resolve, localhost_resolves_to_a_loopback_address) {
+  auto r =
+      test::run([](asio::any_io_executor) -> asio::awaitable<result<std::vector<tcp_endpoint>>> {
+        host_port where{"localhost", 8080};
+        co_return co_await resolve(where);
+      });
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_FALSE(r->empty());
+  for (const auto& endpoint : *r) {
+    EXPECT_TRUE(endpoint.address().is_loopback()) << to_string(endpoint);
+    EXPECT_EQ(endpoint.port(), 8080);
+  }
+}
+
+TEST(resolve, an_ip_literal_resolves_to_itself) {
+  auto r =
+      test::run([](asio::any_io_executor) -> asio::awaitable<result<std::vector<tcp_endpoint>>> {
+        host_port where{"::1", 53};
+        co_return co_await resolve(where);
+      });
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(to_string(r->front()), "[::1]:53");
+}
+
+}  // namespace
+}  // namespace flowstack::socket
