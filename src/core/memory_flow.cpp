@@ -37,7 +37,13 @@ memory_flow::~memory_flow() {
 
 void memory_flow::cut_reads(std::size_t max_bytes, std::uint64_t seed) {
   max_read_ = max_bytes;
-  rng_state_ = seed | 1;
+  // splitmix64 of the seed: every seed gives its own cuts (`seed | 1` made 2 and 3 the same),
+  // and xorshift needs a state that is not zero.
+  std::uint64_t z = seed + 0x9e3779b97f4a7c15;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  z ^= z >> 31;
+  rng_state_ = z != 0 ? z : 1;
 }
 
 std::size_t memory_flow::next_read_limit() {
