@@ -1,1 +1,64 @@
 #include <gtest/gtest.h>
+
+#include <flowstack/core/error.hpp>
+#include <string>
+
+namespace flowstack {
+namespace {
+
+constexpr flow_errc every_flow_errc[] = {
+    flow_errc::closed,    flow_errc::read_in_progress, flow_errc::timeout,
+    flow_errc::cancelled, flow_errc::unexpected_eof,   flow_errc::invalid_argument,
+};
+
+TEST(flow_errc, every_code_prints_a_sentence) {
+  for (auto e : every_flow_errc) {
+    std::string message = make_error_code(e).message();
+    SCOPED_TRACE(static_cast<int>(e));
+    EXPECT_EQ(message.find("unknown"), std::string::npos) << message;
+    EXPECT_NE(message.find(' '), std::string::npos) << "not a sentence: " << message;
+  }
+}
+
+TEST(flow_errc, every_code_prints_a_different_sentence) {
+  for (auto e : every_flow_errc) {
+    for (auto f : every_flow_errc) {
+      if (e != f) {
+        EXPECT_NE(make_error_code(e).message(), make_error_code(f).message());
+      }
+    }
+  }
+}
+
+TEST(flow_errc, closed_prints_the_seeds_sentence) {
+  EXPECT_EQ(make_error_code(flow_errc::closed).message(), "attempted to write to a closed flow");
+}
+
+TEST(flow_errc, category_is_named_flow) {
+  EXPECT_STREQ(flow_category().name(), "flow");
+  EXPECT_EQ(make_error_code(flow_errc::timeout).category(), flow_category());
+}
+
+TEST(flow_errc, converts_to_and_compares_with_error_code) {
+  std::error_code ec = flow_errc::timeout;
+  EXPECT_EQ(ec, flow_errc::timeout);
+  EXPECT_NE(ec, flow_errc::closed);
+  EXPECT_TRUE(ec);
+}
+
+TEST(flow_errc, an_unknown_code_still_prints_something_useful) {
+  std::error_code ec(99, flow_category());
+  EXPECT_EQ(ec.message(), "unknown flow error 99");
+}
+
+TEST(result, fail_makes_an_error_result) {
+  result<int> r = fail(flow_errc::closed);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), flow_errc::closed);
+  result<void> v = fail(std::make_error_code(std::errc::io_error));
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error(), std::errc::io_error);
+}
+
+}  // namespace
+}  // namespace flowstack
