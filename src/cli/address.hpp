@@ -1,0 +1,189 @@
+// Addresses of `flowstack cat`: what a person writes to name one end of a relay, and the registry
+// of the kinds of endpoint they may name.
+//
+// Syntax
+//
+//   ADDRESS := (LAYER '|')* TRANSPORT      layers outermost first: 'tls,sni=x|tcp:host:443'
+//   element := KIND[':' ARGS](',' OPTION['=' VALUE])*
+//
+//   LAYER and TRANSPORT are elements. KIND is a registered name (`-`, `tcp`, `tcp-listen`, …);
+//   ARGS is everything after the first ':' up to the first unescaped ',' or '|'. A backslash
+//   escapes ',', '|' and '\' inside ARGS and values (`unix:/tmp/a\,b` names "/tmp/a,b"); a
+//   backslash before any other character is an error. IPv6 hosts are written in brackets:
+//   `tcp:[::1]:80`.
+//
+// Kinds come in three roles: transport connectors (`tcp:HOST:PORT`), transport listeners
+// (`tcp-listen:[HOST:]PORT`) and layers, which wrap a flow into another flow (`tls`). A kind
+// is one registration in a `kind_registry`: how its ARGS read, which options it takes, and the
+// function that opens it. A kind may also be a shorthand that stands for several elements
+// (`tls:HOST:PORT` for `tls|tcp:HOST:PORT`).
+//
+// Parsing checks everything that can be checked without touching the network, so a malformed
+// address is reported before anything is opened, with what was wrong and what was expected:
+// "tcp:localhost: missing port, expected tcp:HOST:PORT".
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <cstdint>
+#include <flowstack/core/error.hpp>
+#include <flowstack/core/flow.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flowstack::cli {
+
+// ---- syntax: elements as written --------------------------------------------------------------
+
+struct option {
+  std::string name;
+  std::optional<std::string> value;  // unescaped; none for a flag
+  friend bool operator==(const option&, const option&) = default;
+};
+
+// One element as written, escapes resolved.
+struct element {
+  std::string kind;
+  std::optional<std::string> args;  // unescaped; none when there is no ':'
+  std::vector<option> options;
+  std::string text;  // KIND[:ARGS] as written, for messages
+};
+
+// Splits an address into its elements (outermost first) without knowing any kind: the structure
+// only. Errors name the position and the rule broken.
+expected<std::vector<element>, std::string> split_address(std::string_view text);
+
+// ---- kinds -----------------------------------------------------------------------------------
+
+enum class kind_role { connector, listener, layer };
+
+// How a kind's ARGS read.
+enum class arg_shape {
+  none,                // `-`, `tls`
+  host_port,           // HOST:PORT, port 1-65535
+  optional_host_port,  // [HOST:]PORT, port 0-65535 (0: any free port)
+  path,                // a file system path, not empty
+  text,                // anything, checked by the kind itself when it opens
+};
+
+enum class option_type { flag, count, milliseconds, bytes };
+
+struct option_spec {
+  std::string name;
+  option_type type = option_type::flag;
+  std::string help;
+  std::uint64_t min = 0;  // smallest value accepted (not for flags)
+};
+
+// An element checked against its kind: typed args and options.
+struct endpoint {
+  const struct kind* kind = nullptr;
+  std::string text;  // as written
+  std::string host;  // host_port shapes; IPv6 without brackets; empty: any (listeners)
+  std::uint16_t port = 0;
+  std::string path;                              // path and text shapes
+  std::map<std::string, std::uint64_t> options;  // flags hold 1
+
+  bool has(std::string_view name) const { return options.contains(std::string(name)); }
+  std::optional<std::uint64_t> value(std::string_view name) const {
+    auto it = options.find(std::string(name));
+    if (it == options.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+// What an opener gets besides the endpoint.
+struct open_context {
+  asio::any_io_executor executor;
+  // True for flows a listener accepted: a layer takes the server's part of its protocol.
+  bool accepted = false;
+};
+
+// A listening transport as the relay sees it. The listener stops when this is destroyed.
+class listening {
+ public:
+  virtual ~listening() = default;
+  // The bound address, e.g. "127.0.0.1:41234" or a socket path.
+  virtual std::string local_address() const = 0;
+  // Stops accepting; connections already accepted go on. Idempotent.
+  virtual void stop() = 0;
+};
+
+// Called with each accepted flow; the flow is closed when the handler returns.
+using accept_handler = std::function<asio::awaitable<void>(flow&)>;
+
+struct listen_limits {
+  std::size_t max_connections = 64;  // handlers running at once
+};
+
+using connect_fn =
+    std::function<asio::awaitable<result<flow>>(const endpoint&, const open_context&)>;
+using listen_fn = std::function<asio::awaitable<result<std::unique_ptr<listening>>>(
+    const endpoint&, const open_context&, listen_limits, accept_handler)>;
+using wrap_fn =
+    std::function<asio::awaitable<result<flow>>(flow inner, const endpoint&, const open_context&)>;
+
+struct kind {
+  std::string name;
+  kind_role role = kind_role::connector;
+  arg_shape args = arg_shape::none;
+  std::string usage;  // e.g. "tcp:HOST:PORT", quoted in errors after "expected"
+  std::string help;   // one line for --help
+  std::vector<option_spec> options;
+  // A shorthand rewrites its element as several, outermost first (`tls:H:P` -> `tls`, `tcp:H:P`).
+  // The result is parsed like written elements.
+  std::function<std::vector<element>(const element&)> expand;
+  // Checks that concern several options at once; returns what is wrong, or nothing.
+  std::function<std::optional<std::string>(const endpoint&)> check;
+
+  connect_fn connect;  // connectors
+  listen_fn listen;    // listeners
+  wrap_fn wrap;        // layers
+};
+
+class kind_registry {
+ public:
+  // Adds a kind; a second kind with the same name replaces the first.
+  void add(kind k);
+  const kind* find(std::string_view name) const;
+  // In the order added.
+  const std::vector<std::unique_ptr<kind>>& kinds() const noexcept { return kinds_; }
+
+  // "-, tcp, tcp-listen, unix, unix-listen"
+  std::string names() const;
+  // The address part of --help: syntax, every kind with its options.
+  std::string describe() const;
+
+ private:
+  std::vector<std::unique_ptr<kind>> kinds_;
+};
+
+// ---- parsed addresses ------------------------------------------------------------------------
+
+struct address {
+  std::string text;
+  std::vector<endpoint> layers;  // outermost first
+  endpoint transport;
+
+  bool is_listener() const noexcept { return transport.kind->role == kind_role::listener; }
+};
+
+// Parses and checks an address against `kinds`. Errors are one sentence: what was wrong, where,
+// and what was expected.
+expected<address, std::string> parse_address(std::string_view text, const kind_registry& kinds);
+
+// HOST:PORT (connectors: port 1-65535) or, `for_listen`, [HOST:]PORT (port 0-65535, 0 picks a
+// free port). IPv6 hosts in brackets; the host comes back without them. Errors are the part of a
+// message that says what was wrong ("missing port").
+struct host_and_port {
+  std::string host;
+  std::uint16_t port = 0;
+};
+expected<host_and_port, std::string> parse_host_port(std::string_view text, bool for_listen);
+
+}  // namespace flowstack::cli

@@ -1,0 +1,439 @@
+#include "cat.hpp"
+
+#include <unistd.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <flowstack/core/combinators.hpp>
+#include <flowstack/core/wait_queue.hpp>
+#include <list>
+#include <memory>
+
+namespace flowstack::cli {
+namespace {
+
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+using clock = std::chrono::steady_clock;
+
+void say(const std::string& line) {
+  std::fprintf(stderr, "flowstack cat: %s\n", line.c_str());
+}
+
+std::string format_bytes(double n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (n >= 1024 && unit < 4) {
+    n /= 1024;
+    ++unit;
+  }
+  char out[32];
+  if (unit == 0)
+    std::snprintf(out, sizeof out, "%.0f %s", n, units[unit]);
+  else
+    std::snprintf(out, sizeof out, "%.1f %s", n, units[unit]);
+  return out;
+}
+
+std::string format_rate(double bytes, double seconds) {
+  if (seconds <= 0) return "- B/s";
+  return format_bytes(bytes / seconds) + "/s";
+}
+
+double seconds_of(clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+const copy_stats& stats_of(const copy_result& r) {
+  return r ? *r : r.error().stats;
+}
+
+// One relay between two flows, known to the stopper so that a signal can close its flows.
+struct session {
+  explicit session(asio::any_io_executor executor) : closers_done(std::move(executor)) {}
+  flow* a = nullptr;
+  flow* b = nullptr;
+  copy_stats ab;  // live counts for --progress
+  copy_stats ba;
+  int closers = 0;  // stoppers closing this session's flows right now
+  wait_queue closers_done;
+};
+
+// The second address when it is a listener: one peer is taken, later ones are turned away.
+struct accept_once {
+  bool taken = false;
+  bool done = false;
+  listening* listener = nullptr;
+};
+
+class relay {
+ public:
+  relay(asio::io_context& io, const address& first, const address& second, cat_options options)
+      : io_(io),
+        first_(first),
+        second_(second),
+        options_(options),
+        signals_(io, SIGINT, SIGTERM),
+        changed_(io.get_executor()),
+        progress_timer_(io),
+        stop_timer_(io) {}
+
+  int run() {
+    auto done = [this](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& what) {
+          say(std::string("internal error: ") + what.what());
+        } catch (...) {
+          say("internal error");
+        }
+        status_ = exit_failure;
+      }
+      finish();
+    };
+    asio::co_spawn(io_, main(), done);
+    asio::co_spawn(io_, watch_signals(), asio::detached);
+    if (options_.progress && ::isatty(STDERR_FILENO)) {
+      asio::co_spawn(io_, show_progress(), asio::detached);
+    }
+    io_.run();
+    if (signal_ != 0) return 128 + signal_;
+    return status_;
+  }
+
+ private:
+  void finish() {
+    finished_ = true;
+    std::error_code ignored;
+    signals_.cancel(ignored);
+    progress_timer_.cancel();
+    stop_timer_.cancel();
+    changed_.notify_all();
+  }
+
+  void failed(const std::string& message) {
+    say(message);
+    status_ = exit_failure;
+  }
+
+  open_context context(bool accepted) const { return open_context{io_.get_executor(), accepted}; }
+
+  asio::awaitable<void> main() {
+    if (first_.is_listener()) {
+      co_await serve_listener();
+      co_return;
+    }
+    auto a = co_await open_connector(first_, context(false));
+    if (!a) {
+      failed(first_.text + ": " + a.error().message());
+      co_return;
+    }
+    co_await serve(*a);
+    co_await a->close();
+  }
+
+  // The layers of `addr` around `f`, innermost first.
+  asio::awaitable<result<flow>> wrap_layers(const address& addr, flow f, open_context ctx) {
+    for (auto layer = addr.layers.rbegin(); layer != addr.layers.rend(); ++layer) {
+      auto wrapped = co_await layer->kind->wrap(std::move(f), *layer, ctx);
+      if (!wrapped) co_return wrapped;
+      f = std::move(*wrapped);
+    }
+    co_return f;
+  }
+
+  asio::awaitable<result<flow>> open_connector(const address& addr, open_context ctx) {
+    auto f = co_await addr.transport.kind->connect(addr.transport, ctx);
+    if (!f) co_return f;
+    auto wrapped = co_await wrap_layers(addr, std::move(*f), ctx);
+    co_return wrapped;
+  }
+
+  listen_limits limits_of(const endpoint& ep) const {
+    listen_limits limits;
+    limits.max_connections =
+        ep.has("fork") ? static_cast<std::size_t>(ep.value("max-children").value_or(64)) : 1;
+    return limits;
+  }
+
+  // The first address listens: one peer, or every peer with fork.
+  asio::awaitable<void> serve_listener() {
+    const endpoint& ep = first_.transport;
+    bool fork = ep.has("fork");
+    auto limits = limits_of(ep);
+    accept_handler handler = [this](flow& a) { return serve_accepted(a); };
+    auto l = co_await ep.kind->listen(ep, context(true), limits, handler);
+    if (!l) {
+      failed(first_.text + ": " + l.error().message());
+      co_return;
+    }
+    listening_ = std::move(*l);
+    if (options_.verbose) say("listening on " + listening_->local_address());
+    while (!stopping_ && (fork || !served_one_)) {
+      co_await changed_.wait();
+    }
+    listening_->stop();
+    while (active_ > 0) {
+      co_await changed_.wait();
+    }
+    listening_.reset();
+  }
+
+  asio::awaitable<void> serve_accepted(flow& accepted) {
+    const endpoint& ep = first_.transport;
+    bool fork = ep.has("fork");
+    if (!fork) {
+      // One peer only: a second one accepted on another address family is turned away.
+      if (taken_) co_return;
+      taken_ = true;
+      if (listening_) listening_->stop();
+    }
+    // "All addresses" is two kernel listeners: the limit holds for both together.
+    while (fork && !stopping_ && active_ >= limits_of(ep).max_connections) {
+      co_await changed_.wait();
+    }
+    if (stopping_) co_return;
+    ++active_;
+    if (first_.layers.empty()) {
+      co_await serve(accepted);
+    } else {
+      auto a = co_await wrap_layers(first_, std::move(accepted), context(true));
+      if (a) {
+        co_await serve(*a);
+        co_await a->close();
+      } else {
+        say(first_.text + ": " + a.error().message());
+      }
+    }
+    --active_;
+    served_one_ = true;
+    changed_.notify_all();
+  }
+
+  // `a` is the first address's flow: open the second and relay.
+  asio::awaitable<void> serve(flow& a) {
+    bool fork = first_.transport.has("fork");
+    result<flow> b = fail(flow_errc::closed);
+    session s(io_.get_executor());
+    s.a = &a;
+    sessions_.push_back(&s);
+    if (second_.is_listener()) {
+      co_await serve_second_listener(s, a);
+    } else if (!stopping_) {
+      b = co_await open_connector(second_, context(false));
+      if (!b) {
+        std::string message = second_.text + ": " + b.error().message();
+        if (fork)
+          say(message);
+        else
+          failed(message);
+      } else if (!stopping_) {
+        s.b = &*b;
+        co_await relay_flows(s, a, *b);
+      }
+    }
+    sessions_.remove(&s);
+    total_ab_ += s.ab.bytes_written;
+    total_ba_ += s.ba.bytes_written;
+    co_await wait_for_closers(s);
+    if (b) co_await b->close();
+  }
+
+  asio::awaitable<void> serve_second_listener(session& s, flow& a) {
+    const endpoint& ep = second_.transport;
+    auto once = std::make_shared<accept_once>();
+    accept_handler handler = [this, once, &s, &a](flow& b) {
+      return relay_accepted_second(once, s, a, b);
+    };
+    auto l = co_await ep.kind->listen(ep, context(true), listen_limits{1}, handler);
+    if (!l) {
+      failed(second_.text + ": " + l.error().message());
+      co_return;
+    }
+    std::unique_ptr<listening> listener = std::move(*l);
+    once->listener = listener.get();
+    second_listeners_.push_back(listener.get());
+    if (options_.verbose) say("listening on " + listener->local_address());
+    // Once the peer is taken, wait for its relay to end even when stopping: it uses `s` and `a`.
+    while (!once->done && !(stopping_ && !once->taken)) {
+      co_await changed_.wait();
+    }
+    listener->stop();
+    second_listeners_.remove(listener.get());
+    once->listener = nullptr;
+  }
+
+  asio::awaitable<void> relay_accepted_second(std::shared_ptr<accept_once> once, session& s,
+                                              flow& a, flow& accepted) {
+    if (once->taken || stopping_) co_return;
+    once->taken = true;
+    if (once->listener) once->listener->stop();
+    if (second_.layers.empty()) {
+      s.b = &accepted;
+      co_await relay_flows(s, a, accepted);
+    } else {
+      auto b = co_await wrap_layers(second_, std::move(accepted), context(true));
+      if (b) {
+        s.b = &*b;
+        co_await relay_flows(s, a, *b);
+        co_await wait_for_closers(s);
+        s.b = nullptr;
+        co_await b->close();
+      } else {
+        failed(second_.text + ": " + b.error().message());
+      }
+    }
+    co_await wait_for_closers(s);
+    s.b = nullptr;
+    once->done = true;
+    changed_.notify_all();
+  }
+
+  asio::awaitable<void> wait_for_closers(session& s) {
+    while (s.closers > 0) {
+      co_await s.closers_done.wait();
+    }
+  }
+
+  asio::awaitable<void> relay_flows(session& s, flow& a, flow& b) {
+    std::string a_name = a.description();
+    std::string b_name = b.description();
+    if (options_.verbose) say("relaying " + a_name + " <-> " + b_name);
+    auto results = co_await proxy(a, b, &s.ab, &s.ba);
+    const copy_result& ab = results.first;
+    const copy_result& ba = results.second;
+    if (options_.verbose) report_stats(a_name, b_name, stats_of(ab), stats_of(ba));
+    if (stopping_) co_return;
+    auto explain = [&](const copy_result& r, const std::string& src, const std::string& dst) {
+      const copy_error& e = r.error();
+      bool reading = e.side == copy_side::source;
+      return std::string("relay ") + src + " -> " + dst + " failed " +
+             (reading ? "reading from " + src : "writing to " + dst) + ": " + e.error.message();
+    };
+    std::string problem;
+    if (!ab)
+      problem = explain(ab, a_name, b_name);
+    else if (!ba)
+      problem = explain(ba, b_name, a_name);
+    if (problem.empty()) co_return;
+    if (first_.transport.has("fork"))
+      say(problem);
+    else
+      failed(problem);
+  }
+
+  void report_stats(const std::string& a, const std::string& b, const copy_stats& ab,
+                    const copy_stats& ba) {
+    auto line = [](const std::string& src, const std::string& dst, const copy_stats& s) {
+      return src + " -> " + dst + ": " + std::to_string(s.bytes_written) + " bytes (" +
+             format_bytes(static_cast<double>(s.bytes_written)) + "), " + std::to_string(s.reads) +
+             " reads, " + std::to_string(s.writes) + " writes";
+    };
+    say(line(a, b, ab));
+    say(line(b, a, ba));
+    double seconds = seconds_of(std::max(ab.duration, ba.duration));
+    char took[32];
+    std::snprintf(took, sizeof took, "%.3f s", seconds);
+    say(std::string("took ") + took + ", " +
+        format_rate(static_cast<double>(ab.bytes_written + ba.bytes_written), seconds));
+  }
+
+  asio::awaitable<void> watch_signals() {
+    auto [ec, number] = co_await signals_.async_wait(as_tuple);
+    if (ec || finished_) co_return;
+    signal_ = number;
+    stopping_ = true;
+    if (listening_) listening_->stop();
+    for (listening* l : second_listeners_) l->stop();
+    // Mark every session before the first close: a session waits for its closers before its
+    // flows go away.
+    std::vector<session*> victims(sessions_.begin(), sessions_.end());
+    for (session* s : victims) ++s->closers;
+    for (session* s : victims) {
+      if (s->a) co_await s->a->close();
+      if (s->b) co_await s->b->close();
+      --s->closers;
+      s->closers_done.notify_all();
+    }
+    changed_.notify_all();
+
+    // A connect still in progress may take long: give the relays a moment, then leave.
+    stop_timer_.expires_after(std::chrono::seconds(3));
+    auto [timer_ec] = co_await stop_timer_.async_wait(as_tuple);
+    if (timer_ec || finished_) co_return;
+    std::fflush(stderr);
+    std::_Exit(128 + signal_);
+  }
+
+  asio::awaitable<void> show_progress() {
+    auto last_time = clock::now();
+    std::uint64_t last_ab = 0, last_ba = 0;
+    bool printed = false;
+    for (;;) {
+      progress_timer_.expires_after(std::chrono::milliseconds(250));
+      auto [ec] = co_await progress_timer_.async_wait(as_tuple);
+      if (ec || finished_) break;
+      std::uint64_t ab = total_ab_, ba = total_ba_;
+      for (session* s : sessions_) {
+        ab += s->ab.bytes_written;
+        ba += s->ba.bytes_written;
+      }
+      auto now = clock::now();
+      double dt = seconds_of(now - last_time);
+      std::fprintf(stderr, "\r  >> %s (%s)   << %s (%s)\033[K", format_bytes(double(ab)).c_str(),
+                   format_rate(double(ab - last_ab), dt).c_str(), format_bytes(double(ba)).c_str(),
+                   format_rate(double(ba - last_ba), dt).c_str());
+      printed = true;
+      last_time = now;
+      last_ab = ab;
+      last_ba = ba;
+    }
+    if (printed) std::fputs("\n", stderr);
+  }
+
+  asio::io_context& io_;
+  const address& first_;
+  const address& second_;
+  cat_options options_;
+  asio::signal_set signals_;
+  wait_queue changed_;  // sessions ended, a peer was served, or stopping began
+  asio::steady_timer progress_timer_;
+  asio::steady_timer stop_timer_;
+
+  std::unique_ptr<listening> listening_;    // the first address, when it listens
+  std::list<listening*> second_listeners_;  // the second address's, one per session
+  std::list<session*> sessions_;
+  std::size_t active_ = 0;  // relays of accepted peers running
+  bool taken_ = false;      // without fork: the one peer has come
+  bool served_one_ = false;
+  bool stopping_ = false;
+  bool finished_ = false;
+  int signal_ = 0;
+  int status_ = exit_ok;
+  std::uint64_t total_ab_ = 0;  // bytes of relays that ended, for --progress
+  std::uint64_t total_ba_ = 0;
+};
+
+}  // namespace
+
+int run_cat(const address& first, const address& second, const cat_options& options) {
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io;
+  int status;
+  {
+    relay r(io, first, second, options);
+    status = r.run();
+  }
+  return status;
+}
+
+}  // namespace flowstack::cli

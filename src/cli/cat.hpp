@@ -1,0 +1,31 @@
+// `flowstack cat`: relays bytes both ways between two addresses, like socat, each side a flow.
+//
+// The first address is opened first. A connector is connected; a listener waits for a peer
+// and, with `fork`, serves every peer (at most max-children at once), each with its own
+// opening of the second address; without fork it serves one peer and stops listening. The
+// second address is opened once the first has a flow; if it is a listener it waits for one peer.
+//
+// Half-close crosses the relay: eof read from one side becomes shutdown(write) on the other, and
+// the relay ends when both directions have ended (flowstack::proxy).
+#pragma once
+
+#include "address.hpp"
+
+namespace flowstack::cli {
+
+// Exit codes of the program, documented in --help.
+enum exit_status : int {
+  exit_ok = 0,
+  exit_failure = 1,  // an endpoint could not be opened, or a relay failed
+  exit_usage = 2,    // a malformed command line or address
+};
+
+struct cat_options {
+  bool verbose = false;   // stats to stderr at the end of each relay, listening address
+  bool progress = false;  // live byte counts on stderr when it is a terminal
+};
+
+// Runs the relay to its end, or until SIGINT/SIGTERM (then 128 + the signal's number).
+int run_cat(const address& first, const address& second, const cat_options& options);
+
+}  // namespace flowstack::cli

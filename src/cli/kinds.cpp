@@ -1,0 +1,193 @@
+#include "kinds.hpp"
+
+#include <asio/ip/address.hpp>
+#include <chrono>
+#include <flowstack/socket/tcp.hpp>
+#include <flowstack/socket/unix.hpp>
+#include <optional>
+
+#include "stdio_flow.hpp"
+
+namespace flowstack::cli {
+namespace {
+
+// A kernel listener (or two: "all addresses" is 0.0.0.0 and [::], the latter IPv6 only).
+class socket_listening final : public listening {
+ public:
+  explicit socket_listening(std::vector<socket::listener> listeners)
+      : listeners_(std::move(listeners)) {}
+
+  std::string local_address() const override {
+    std::string out;
+    for (const auto& l : listeners_) out += (out.empty() ? "" : " and ") + l.local_address();
+    return out;
+  }
+  void stop() override {
+    for (auto& l : listeners_) l.unlisten();
+  }
+
+ private:
+  std::vector<socket::listener> listeners_;
+};
+
+socket::flow_options flow_options_of(const endpoint& ep) {
+  socket::flow_options o;
+  if (auto bytes = ep.value("rcvbuf")) o.read_buffer_size = static_cast<std::size_t>(*bytes);
+  o.nodelay = ep.has("nodelay");
+  if (ep.has("keepalive")) o.keepalive = socket::keepalive{};
+  return o;
+}
+
+socket::listen_options listen_options_of(const endpoint& ep, listen_limits limits) {
+  socket::listen_options o;
+  o.flow = flow_options_of(ep);
+  o.max_connections = limits.max_connections;
+  return o;
+}
+
+socket::flow_handler to_flow_handler(accept_handler handler) {
+  return [handler = std::move(handler)](flow& f) { return handler(f); };
+}
+
+std::optional<std::string> check_fork_options(const endpoint& ep) {
+  if (ep.has("max-children") && !ep.has("fork")) return "max-children needs fork";
+  return std::nullopt;
+}
+
+asio::awaitable<result<flow>> connect_stdio(const endpoint&, const open_context& ctx) {
+  co_return stdio_flow(ctx.executor);
+}
+
+asio::awaitable<result<flow>> connect_tcp(const endpoint& ep, const open_context&) {
+  socket::connect_options o;
+  static_cast<socket::flow_options&>(o) = flow_options_of(ep);
+  if (auto ms = ep.value("connect-timeout")) o.timeout = std::chrono::milliseconds(*ms);
+  socket::host_port where{ep.host, ep.port};
+  auto f = co_await socket::connect(where, o);
+  co_return f;
+}
+
+asio::awaitable<result<flow>> connect_unix(const endpoint& ep, const open_context&) {
+  auto f = co_await socket::unix_connect(ep.path);
+  co_return f;
+}
+
+asio::awaitable<result<std::unique_ptr<listening>>> listen_tcp(const endpoint& ep,
+                                                               const open_context& ctx,
+                                                               listen_limits limits,
+                                                               accept_handler handler) {
+  auto options = listen_options_of(ep, limits);
+  std::vector<socket::listener> listeners;
+  if (ep.host.empty()) {
+    // All addresses: IPv4 first; IPv6 on the same port when the machine has it.
+    auto v4 =
+        socket::listen(ctx.executor, socket::tcp_endpoint(asio::ip::address_v4::any(), ep.port),
+                       to_flow_handler(handler), options);
+    if (!v4) co_return fail(v4.error());
+    auto port = v4->local_port();
+    listeners.push_back(std::move(*v4));
+    auto v6 = socket::listen(ctx.executor, socket::tcp_endpoint(asio::ip::address_v6::any(), port),
+                             to_flow_handler(handler), options);
+    if (v6) listeners.push_back(std::move(*v6));
+  } else {
+    std::error_code ec;
+    socket::tcp_endpoint local(asio::ip::make_address(ep.host, ec), ep.port);
+    if (ec) {
+      // A name listens on the first address it resolves to, as socat does.
+      socket::host_port where{ep.host, ep.port};
+      auto resolved = co_await socket::resolve(where);
+      if (!resolved) co_return fail(resolved.error());
+      if (resolved->empty()) co_return fail(socket::socket_errc::invalid_address);
+      local = resolved->front();
+    }
+    auto l = socket::listen(ctx.executor, local, to_flow_handler(handler), options);
+    if (!l) co_return fail(l.error());
+    listeners.push_back(std::move(*l));
+  }
+  co_return std::make_unique<socket_listening>(std::move(listeners));
+}
+
+asio::awaitable<result<std::unique_ptr<listening>>> listen_unix(const endpoint& ep,
+                                                                const open_context& ctx,
+                                                                listen_limits limits,
+                                                                accept_handler handler) {
+  auto l = socket::unix_listen(ctx.executor, ep.path, to_flow_handler(std::move(handler)),
+                               listen_options_of(ep, limits));
+  if (!l) co_return fail(l.error());
+  std::vector<socket::listener> listeners;
+  listeners.push_back(std::move(*l));
+  co_return std::make_unique<socket_listening>(std::move(listeners));
+}
+
+const option_spec fork_option{"fork", option_type::flag,
+                              "serve every connection, each with its own second address"};
+const option_spec max_children_option{
+    "max-children", option_type::count,
+    "with fork: relays at once, default 64; later peers wait to be accepted", 1};
+
+}  // namespace
+
+void add_transport_kinds(kind_registry& kinds) {
+  kinds.add({
+      .name = "-",
+      .role = kind_role::connector,
+      .args = arg_shape::none,
+      .usage = "-",
+      .help = "standard input and output; eof from the peer closes stdout",
+      .connect = connect_stdio,
+  });
+  kinds.add({
+      .name = "tcp",
+      .role = kind_role::connector,
+      .args = arg_shape::host_port,
+      .usage = "tcp:HOST:PORT",
+      .help = "connect over TCP (HOST a name, an IPv4 address or [IPv6])",
+      .options = {{"nodelay", option_type::flag, "send small writes at once (TCP_NODELAY)"},
+                  {"keepalive", option_type::flag, "probe an idle connection (SO_KEEPALIVE)"},
+                  {"connect-timeout", option_type::milliseconds,
+                   "give up when the handshake takes longer", 1},
+                  {"rcvbuf", option_type::bytes,
+                   "largest read, in bytes (k, m suffixes), default 64k", 1}},
+      .connect = connect_tcp,
+  });
+  kinds.add({
+      .name = "tcp-listen",
+      .role = kind_role::listener,
+      .args = arg_shape::optional_host_port,
+      .usage = "tcp-listen:[HOST:]PORT",
+      .help = "accept TCP connections on PORT (0: any free port), on HOST or all addresses",
+      .options = {fork_option,
+                  max_children_option,
+                  {"nodelay", option_type::flag, "TCP_NODELAY on accepted connections"},
+                  {"keepalive", option_type::flag, "SO_KEEPALIVE on accepted connections"},
+                  {"rcvbuf", option_type::bytes, "largest read, in bytes, default 64k", 1}},
+      .check = check_fork_options,
+      .listen = listen_tcp,
+  });
+  kinds.add({
+      .name = "unix",
+      .role = kind_role::connector,
+      .args = arg_shape::path,
+      .usage = "unix:PATH",
+      .help = "connect to a Unix stream socket",
+      .connect = connect_unix,
+  });
+  kinds.add({
+      .name = "unix-listen",
+      .role = kind_role::listener,
+      .args = arg_shape::path,
+      .usage = "unix-listen:PATH",
+      .help = "accept connections on a Unix stream socket (the file is removed at the end)",
+      .options = {fork_option, max_children_option},
+      .check = check_fork_options,
+      .listen = listen_unix,
+  });
+}
+
+kind_registry default_kinds() {
+  kind_registry kinds;
+  add_transport_kinds(kinds);
+  return kinds;
+}
+
+}  // namespace flowstack::cli

@@ -1,0 +1,96 @@
+// flowstack: the command-line program. Subcommands: cat.
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "address.hpp"
+#include "cat.hpp"
+#include "kinds.hpp"
+
+namespace {
+
+constexpr const char* exit_codes =
+    "Exit codes:\n"
+    "  0        success\n"
+    "  1        an endpoint could not be opened (refused, unreachable, timeout, ...) or a\n"
+    "           relay failed; stderr says why\n"
+    "  2        a malformed command line or address; stderr says what was expected\n"
+    "  128+N    stopped by signal N (SIGINT 130, SIGTERM 143) after closing every flow\n";
+
+constexpr const char* cat_semantics =
+    "\nHow it runs:\n"
+    "  The first address is opened first. A listener waits for a peer; with `fork` it serves\n"
+    "  every peer, each with its own opening of the second address (at most max-children at\n"
+    "  once), and runs until stopped; without fork it serves one peer and exits. The second\n"
+    "  address is opened when the first has a peer. Bytes are relayed both ways; eof from one\n"
+    "  side is passed on as a write shutdown (half-close) to the other, and the relay ends when\n"
+    "  both directions have ended. SIGINT and SIGTERM close every flow and exit.\n"
+    "\nExamples:\n"
+    "  flowstack cat - tcp:example.org:80              stdin/stdout to a TCP server\n"
+    "  flowstack cat tcp-listen:8080,fork tcp:[::1]:80  forward every connection\n"
+    "  flowstack cat unix-listen:/tmp/s tcp:db:5432     a Unix socket in front of TCP\n\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace flowstack::cli;
+  kind_registry kinds = default_kinds();
+
+  CLI::App app{"flowstack: flows (reliable byte streams) over TCP, Unix sockets and more."};
+  app.name("flowstack");
+  app.require_subcommand(1);
+  app.footer(std::string("\nCommands:\n"
+                         "  cat [-v] [--progress] ADDRESS ADDRESS\n"
+                         "           relay bytes both ways between two endpoints, like socat;\n"
+                         "           `flowstack cat --help` describes addresses\n\n") +
+             exit_codes);
+
+  bool verbose = false;
+  bool progress = false;
+  std::vector<std::string> addresses;
+  CLI::App* cat = app.add_subcommand(
+      "cat", "Relay bytes both ways between two endpoints, passing half-close on.");
+  cat->add_flag("-v,--verbose", verbose,
+                "print the listening address, and at the end the bytes and operations each way, "
+                "the duration and the rate, to stderr");
+  cat->add_flag("--progress", progress,
+                "show a live byte count and rate on stderr when it is a terminal");
+  cat->add_option("ADDRESS", addresses, "the two endpoints, the first opened first")
+      ->expected(2)
+      ->required();
+  cat->footer("\n" + kinds.describe() + cat_semantics + exit_codes);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? exit_ok : exit_usage;
+  }
+
+  if (cat->parsed()) {
+    std::vector<address> parsed;
+    for (const auto& text : addresses) {
+      auto a = parse_address(text, kinds);
+      if (!a) {
+        std::fprintf(stderr, "flowstack cat: %s\n", a.error().c_str());
+        return exit_usage;
+      }
+      parsed.push_back(std::move(*a));
+    }
+    if (parsed[0].transport.kind->name == "-" && parsed[1].transport.kind->name == "-") {
+      std::fprintf(stderr, "flowstack cat: both addresses are '-', expected at most one\n");
+      return exit_usage;
+    }
+    if (parsed[1].transport.has("fork")) {
+      std::fprintf(stderr,
+                   "flowstack cat: %s: fork applies to the first address only, expected it "
+                   "there\n",
+                   parsed[1].text.c_str());
+      return exit_usage;
+    }
+    return run_cat(parsed[0], parsed[1], cat_options{verbose, progress});
+  }
+  return exit_usage;
+}

@@ -1,0 +1,290 @@
+// `flowstack cat` end to end: the built program against Debian's socat, on loopback only.
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "process.hpp"
+
+namespace flowstack::test {
+namespace {
+
+const std::string flowstack_binary = FLOWSTACK_BINARY;
+const std::string socat_binary = SOCAT_BINARY;
+
+std::string port_text(unsigned short port) {
+  return std::to_string(port);
+}
+
+// The port in flowstack's "listening on 127.0.0.1:PORT" line (cat -v).
+std::string reported_port(const child& c) {
+  auto at = c.err().find("listening on ");
+  if (at == std::string::npos) return "";
+  auto line_end = c.err().find('\n', at);
+  auto line = c.err().substr(at, line_end - at);
+  return line.substr(line.rfind(':') + 1);
+}
+
+std::string pattern(std::size_t size, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::string s(size, '\0');
+  for (auto& c : s) c = static_cast<char>(gen() & 0xff);
+  return s;
+}
+
+class scratch_dir {
+ public:
+  scratch_dir() {
+    char tmpl[] = "/tmp/flowstack-cli-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~scratch_dir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+// A socat server on 127.0.0.1 that answers, once it has read eof, with the byte count it read.
+std::vector<std::string> counting_server(unsigned short port) {
+  return {socat_binary, "-d", "-d", "TCP-LISTEN:" + port_text(port) + ",bind=127.0.0.1,reuseaddr",
+          "SYSTEM:wc -c"};
+}
+
+TEST(cat, relay_between_tcp_endpoints_passes_half_close_and_the_whole_answer_back) {
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+
+  child relay({flowstack_binary, "cat", "-v", "tcp-listen:127.0.0.1:0",
+               "tcp:127.0.0.1:" + port_text(backend)});
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+
+  // The client sends its request and shuts down its write side; the answer comes after that.
+  child client({socat_binary, "-t", "10", "-", "TCP:127.0.0.1:" + reported_port(relay)});
+  client.write_stdin(pattern(300000, 1));
+  client.close_stdin();
+
+  EXPECT_EQ(client.wait(), 0) << client.err();
+  EXPECT_EQ(client.out(), "300000\n");
+  EXPECT_EQ(relay.wait(), 0) << relay.err();
+  EXPECT_EQ(server.wait(), 0) << server.err();
+}
+
+TEST(cat, verbose_reports_bytes_and_duration_of_each_direction) {
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+
+  child cat({flowstack_binary, "cat", "-v", "-", "tcp:127.0.0.1:" + port_text(backend)});
+  cat.write_stdin("hello\n");
+  cat.close_stdin();
+
+  EXPECT_EQ(cat.wait(), 0) << cat.err();
+  EXPECT_EQ(cat.out(), "6\n");
+  EXPECT_NE(cat.err().find("stdio -> tcp"), std::string::npos) << cat.err();
+  EXPECT_NE(cat.err().find(": 6 bytes"), std::string::npos) << cat.err();
+  EXPECT_NE(cat.err().find("took "), std::string::npos) << cat.err();
+}
+
+TEST(cat, stdin_from_a_regular_file_reaches_a_tcp_listener_byte_for_byte) {
+  scratch_dir dir;
+  auto input = dir.file("input");
+  auto output = dir.file("output");
+  auto data = pattern(1 << 20, 2);
+  write_file(input, data);
+
+  auto port = free_port();
+  child sink({socat_binary, "-d", "-d", "-u",
+              "TCP-LISTEN:" + port_text(port) + ",bind=127.0.0.1,reuseaddr",
+              "OPEN:" + output + ",creat,trunc"});
+  ASSERT_TRUE(sink.wait_for_stderr("listening on")) << sink.err();
+
+  child cat({flowstack_binary, "cat", "-", "tcp:127.0.0.1:" + port_text(port)}, input);
+  EXPECT_EQ(cat.wait(), 0) << cat.err();
+  EXPECT_EQ(sink.wait(), 0) << sink.err();
+  EXPECT_TRUE(read_file(output) == data) << "the file arrived changed";
+}
+
+TEST(cat, stdin_from_a_pipe_reaches_a_tcp_listener_byte_for_byte) {
+  scratch_dir dir;
+  auto output = dir.file("output");
+  auto data = pattern(700000, 3);
+
+  auto port = free_port();
+  child sink({socat_binary, "-d", "-d", "-u",
+              "TCP-LISTEN:" + port_text(port) + ",bind=127.0.0.1,reuseaddr",
+              "OPEN:" + output + ",creat,trunc"});
+  ASSERT_TRUE(sink.wait_for_stderr("listening on")) << sink.err();
+
+  child cat({flowstack_binary, "cat", "-", "tcp:127.0.0.1:" + port_text(port)});
+  cat.write_stdin(data);
+  cat.close_stdin();
+  EXPECT_EQ(cat.wait(), 0) << cat.err();
+  EXPECT_EQ(sink.wait(), 0) << sink.err();
+  EXPECT_TRUE(read_file(output) == data) << "the stream arrived changed";
+}
+
+TEST(cat, stdin_from_dev_null_sends_eof_at_once) {
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+
+  child cat({flowstack_binary, "cat", "-", "tcp:127.0.0.1:" + port_text(backend)}, "/dev/null");
+  EXPECT_EQ(cat.wait(), 0) << cat.err();
+  EXPECT_EQ(cat.out(), "0\n");
+}
+
+TEST(cat, tcp_listen_with_fork_serves_several_clients_at_once) {
+  auto backend = free_port();
+  child echo({socat_binary, "-d", "-d",
+              "TCP-LISTEN:" + port_text(backend) + ",bind=127.0.0.1,reuseaddr,fork", "EXEC:cat"});
+  ASSERT_TRUE(echo.wait_for_stderr("listening on")) << echo.err();
+
+  child relay({flowstack_binary, "cat", "-v", "tcp-listen:127.0.0.1:0,fork,max-children=8",
+               "tcp:127.0.0.1:" + port_text(backend)});
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+  auto port = reported_port(relay);
+
+  std::vector<std::unique_ptr<child>> clients;
+  for (int i = 0; i < 3; ++i)
+    clients.push_back(std::make_unique<child>(
+        std::vector<std::string>{socat_binary, "-t", "10", "-", "TCP:127.0.0.1:" + port}));
+  // Every client gets its echo while all three connections are open.
+  for (int i = 0; i < 3; ++i) clients[i]->write_stdin("client " + std::to_string(i) + "\n");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(clients[i]->wait_for_stdout(9)) << "client " << i << ": " << clients[i]->err();
+  for (int i = 0; i < 3; ++i) {
+    clients[i]->close_stdin();
+    EXPECT_EQ(clients[i]->wait(), 0) << clients[i]->err();
+    EXPECT_EQ(clients[i]->out(), "client " + std::to_string(i) + "\n");
+  }
+
+  relay.signal(SIGTERM);
+  EXPECT_EQ(relay.wait(), 128 + SIGTERM) << relay.err();
+}
+
+TEST(cat, stdin_reaches_a_unix_socket_server) {
+  scratch_dir dir;
+  auto path = dir.file("server.sock");
+  child server({socat_binary, "-d", "-d", "UNIX-LISTEN:" + path, "SYSTEM:wc -c"});
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+
+  child cat({flowstack_binary, "cat", "-", "unix:" + path});
+  cat.write_stdin("over a unix socket\n");
+  cat.close_stdin();
+  EXPECT_EQ(cat.wait(), 0) << cat.err();
+  EXPECT_EQ(cat.out(), "19\n");
+  EXPECT_EQ(server.wait(), 0) << server.err();
+}
+
+TEST(cat, unix_listen_relays_a_client_to_tcp) {
+  scratch_dir dir;
+  auto path = dir.file("relay.sock");
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+
+  child relay({flowstack_binary, "cat", "-v", "unix-listen:" + path,
+               "tcp:127.0.0.1:" + port_text(backend)});
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+
+  child client({socat_binary, "-t", "10", "-", "UNIX-CONNECT:" + path});
+  client.write_stdin(pattern(50000, 4));
+  client.close_stdin();
+  EXPECT_EQ(client.wait(), 0) << client.err();
+  EXPECT_EQ(client.out(), "50000\n");
+  EXPECT_EQ(relay.wait(), 0) << relay.err();
+  EXPECT_FALSE(std::filesystem::exists(path)) << "the socket file outlived the listener";
+}
+
+TEST(cat, ipv6_loopback_is_reachable_in_brackets) {
+  auto port = free_port();
+  child server({socat_binary, "-d", "-d",
+                "TCP6-LISTEN:" + port_text(port) + ",bind=[::1],reuseaddr", "SYSTEM:wc -c"});
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+
+  child cat({flowstack_binary, "cat", "-", "tcp:[::1]:" + port_text(port)});
+  cat.write_stdin("v6\n");
+  cat.close_stdin();
+  EXPECT_EQ(cat.wait(), 0) << cat.err();
+  EXPECT_EQ(cat.out(), "3\n");
+}
+
+TEST(cat, malformed_address_exits_2_with_what_was_expected) {
+  child cat({flowstack_binary, "cat", "tcp:localhost", "-"}, "/dev/null");
+  EXPECT_EQ(cat.wait(), 2);
+  EXPECT_NE(cat.err().find("tcp:localhost: missing port, expected tcp:HOST:PORT"),
+            std::string::npos)
+      << cat.err();
+}
+
+TEST(cat, malformed_second_address_exits_2_before_opening_the_first) {
+  child cat({flowstack_binary, "cat", "tcp-listen:127.0.0.1:0", "tcp:h:1,bogus"}, "/dev/null");
+  EXPECT_EQ(cat.wait(), 2);
+  EXPECT_NE(cat.err().find("unknown option 'bogus'"), std::string::npos) << cat.err();
+}
+
+TEST(cat, missing_address_exits_2) {
+  child cat({flowstack_binary, "cat", "-"}, "/dev/null");
+  EXPECT_EQ(cat.wait(), 2);
+}
+
+TEST(cat, refused_connect_exits_1_saying_refused) {
+  auto port = free_port();  // nothing listens there now
+  child cat({flowstack_binary, "cat", "tcp:127.0.0.1:" + port_text(port), "-"}, "/dev/null");
+  EXPECT_EQ(cat.wait(), 1);
+  EXPECT_NE(cat.err().find("refused"), std::string::npos) << cat.err();
+}
+
+TEST(cat, sigint_stops_a_waiting_listener) {
+  child relay({flowstack_binary, "cat", "-v", "tcp-listen:127.0.0.1:0", "-"}, "/dev/null");
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+  relay.signal(SIGINT);
+  EXPECT_EQ(relay.wait(), 128 + SIGINT) << relay.err();
+}
+
+TEST(cat, sigterm_stops_a_relay_in_progress) {
+  auto backend = free_port();
+  child echo({socat_binary, "-d", "-d",
+              "TCP-LISTEN:" + port_text(backend) + ",bind=127.0.0.1,reuseaddr", "EXEC:cat"});
+  ASSERT_TRUE(echo.wait_for_stderr("listening on")) << echo.err();
+
+  child cat({flowstack_binary, "cat", "-", "tcp:127.0.0.1:" + port_text(backend)});
+  cat.write_stdin("ping\n");
+  ASSERT_TRUE(cat.wait_for_stdout(5)) << cat.err();
+  cat.signal(SIGTERM);
+  EXPECT_EQ(cat.wait(), 128 + SIGTERM) << cat.err();
+  EXPECT_EQ(cat.out(), "ping\n");
+}
+
+TEST(cat, help_documents_addresses_options_and_exit_codes) {
+  child help({flowstack_binary, "cat", "--help"}, "/dev/null");
+  EXPECT_EQ(help.wait(), 0);
+  for (const char* text : {"tcp:HOST:PORT", "tcp-listen:[HOST:]PORT", "unix-listen:PATH",
+                           "max-children=N", "--progress", "-v", "Exit codes", "half-close"})
+    EXPECT_NE(help.out().find(text), std::string::npos) << text;
+}
+
+TEST(cat, program_help_names_cat_and_exit_codes) {
+  child help({flowstack_binary, "--help"}, "/dev/null");
+  EXPECT_EQ(help.wait(), 0);
+  EXPECT_NE(help.out().find("cat"), std::string::npos);
+  EXPECT_NE(help.out().find("Exit codes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace flowstack::test
