@@ -12,6 +12,7 @@ struct bulk_options {
   std::uint64_t bytes = 1ull << 30;
   std::size_t chunk = 64 * 1024;
   int runs = 5;
+  std::string only;  // run one contender (flowstack, plain, iperf3), e.g. under perf or strace
 };
 int run_bulk(const bulk_options& o);
 
@@ -19,6 +20,7 @@ struct pingpong_options {
   std::size_t message = 64;
   int round_trips = 20000;
   int runs = 5;
+  std::string only;  // run one contender (flowstack, plain)
 };
 int run_pingpong(const pingpong_options& o);
 

@@ -159,33 +159,41 @@ double iperf3_bulk(std::uint64_t bytes, std::size_t chunk) {
 }  // namespace
 
 int run_bulk(const bulk_options& o) {
-  bool with_iperf3 = have_program("iperf3");
+  auto wanted = [&](const char* name) { return o.only.empty() || o.only == name; };
+  bool with_iperf3 = wanted("iperf3") && have_program("iperf3");
   std::vector<double> fs, plain, iperf;
   std::printf("bulk: one-way loopback TCP, %s per run, %zu-byte writes, %d runs (median)\n",
               format_bytes(o.bytes).c_str(), o.chunk, o.runs);
-  if (!with_iperf3) std::printf("  iperf3 not found: install Debian's iperf3 to compare with it\n");
+  if (wanted("iperf3") && !with_iperf3) {
+    std::printf("  iperf3 not found: install Debian's iperf3 to compare with it\n");
+  }
   std::fflush(stdout);
+  std::vector<std::function<void()>> contenders;
+  if (wanted("flowstack"))
+    contenders.push_back([&] { fs.push_back(flowstack_bulk(o.bytes, o.chunk)); });
+  if (wanted("plain")) contenders.push_back([&] { plain.push_back(plain_bulk(o.bytes, o.chunk)); });
+  if (with_iperf3) contenders.push_back([&] { iperf.push_back(iperf3_bulk(o.bytes, o.chunk)); });
   for (int run = 0; run < o.runs; ++run) {
     // Rotate the order so that a slow phase of the machine does not always hit the same one.
-    std::vector<std::function<void()>> order = {
-        [&] { fs.push_back(flowstack_bulk(o.bytes, o.chunk)); },
-        [&] { plain.push_back(plain_bulk(o.bytes, o.chunk)); },
-    };
-    if (with_iperf3) order.push_back([&] { iperf.push_back(iperf3_bulk(o.bytes, o.chunk)); });
-    for (std::size_t i = 0; i < order.size(); ++i) order[(i + run) % order.size()]();
+    for (std::size_t i = 0; i < contenders.size(); ++i) {
+      contenders[(i + static_cast<std::size_t>(run)) % contenders.size()]();
+    }
   }
   auto row = [](const char* name, const std::vector<double>& v) {
+    if (v.empty()) return;
     std::printf("  %-28s %12s   runs:", name, format_rate(median(v)).c_str());
     for (double x : v) std::printf(" %.2f", x / 1e9);
     std::printf("\n");
   };
   row("flowstack flows", fs);
   row("plain blocking sockets", plain);
-  if (with_iperf3) row("iperf3", iperf);
-  double vs_plain = median(fs) / median(plain);
-  std::printf("  %-28s %12s   target >= 0.90x: %s\n", "flowstack / plain",
-              format_ratio(vs_plain).c_str(), vs_plain >= 0.9 ? "met" : "MISSED");
-  if (with_iperf3) {
+  row("iperf3", iperf);
+  if (!fs.empty() && !plain.empty()) {
+    double vs_plain = median(fs) / median(plain);
+    std::printf("  %-28s %12s   target >= 0.90x: %s\n", "flowstack / plain",
+                format_ratio(vs_plain).c_str(), vs_plain >= 0.9 ? "met" : "MISSED");
+  }
+  if (!fs.empty() && !iperf.empty()) {
     std::printf("  %-28s %12s\n", "flowstack / iperf3",
                 format_ratio(median(fs) / median(iperf)).c_str());
   }

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   size_option(bulk_cmd, "--bytes", bulk.bytes, "Bytes per run (e.g. 1G)");
   bulk_cmd->add_option("--chunk", bulk.chunk, "Bytes per write")->capture_default_str();
   bulk_cmd->add_option("--runs", bulk.runs, "Runs of each contender")->capture_default_str();
+  bulk_cmd->add_option("--only", bulk.only, "Run one contender, for profiling")
+      ->check(CLI::IsMember({"flowstack", "plain", "iperf3"}));
 
   pingpong_options pingpong;
   auto* pingpong_cmd =
@@ -40,6 +42,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   pingpong_cmd->add_option("--runs", pingpong.runs, "Runs of each contender")
       ->capture_default_str();
+  pingpong_cmd->add_option("--only", pingpong.only, "Run one contender, for profiling")
+      ->check(CLI::IsMember({"flowstack", "plain"}));
 
   relay_options relay;
   auto* relay_cmd = app.add_subcommand("relay", "TCP relay: flowstack cat vs socat");

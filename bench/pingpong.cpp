@@ -133,30 +133,42 @@ int run_pingpong(const pingpong_options& o) {
       "%d runs (median of per-run values)\n",
       o.message, o.round_trips, o.runs);
   std::fflush(stdout);
+  auto wanted = [&](const char* name) { return o.only.empty() || o.only == name; };
+  std::vector<std::function<void()>> contenders;
+  if (wanted("flowstack")) {
+    contenders.push_back([&] {
+      auto l = flowstack_pingpong(o.message, o.round_trips);
+      fs_median.push_back(l.median_us);
+      fs_p99.push_back(l.p99_us);
+    });
+  }
+  if (wanted("plain")) {
+    contenders.push_back([&] {
+      auto l = plain_pingpong(o.message, o.round_trips);
+      plain_median.push_back(l.median_us);
+      plain_p99.push_back(l.p99_us);
+    });
+  }
   for (int run = 0; run < o.runs; ++run) {
-    std::vector<std::function<void()>> order = {
-        [&] {
-          auto l = flowstack_pingpong(o.message, o.round_trips);
-          fs_median.push_back(l.median_us);
-          fs_p99.push_back(l.p99_us);
-        },
-        [&] {
-          auto l = plain_pingpong(o.message, o.round_trips);
-          plain_median.push_back(l.median_us);
-          plain_p99.push_back(l.p99_us);
-        },
-    };
-    for (std::size_t i = 0; i < order.size(); ++i) order[(i + run) % order.size()]();
+    for (std::size_t i = 0; i < contenders.size(); ++i) {
+      contenders[(i + static_cast<std::size_t>(run)) % contenders.size()]();
+    }
   }
   std::printf("  %-28s %10s %10s\n", "round trip (us)", "median", "p99");
-  std::printf("  %-28s %10.1f %10.1f\n", "flowstack flows", median(fs_median), median(fs_p99));
-  std::printf("  %-28s %10.1f %10.1f\n", "plain blocking sockets", median(plain_median),
-              median(plain_p99));
-  double r_median = median(fs_median) / median(plain_median);
-  double r_p99 = median(fs_p99) / median(plain_p99);
-  std::printf("  %-28s %10s %10s   target median <= 1.30x: %s\n", "flowstack / plain",
-              format_ratio(r_median).c_str(), format_ratio(r_p99).c_str(),
-              r_median <= 1.3 ? "met" : "MISSED");
+  if (!fs_median.empty()) {
+    std::printf("  %-28s %10.1f %10.1f\n", "flowstack flows", median(fs_median), median(fs_p99));
+  }
+  if (!plain_median.empty()) {
+    std::printf("  %-28s %10.1f %10.1f\n", "plain blocking sockets", median(plain_median),
+                median(plain_p99));
+  }
+  if (!fs_median.empty() && !plain_median.empty()) {
+    double r_median = median(fs_median) / median(plain_median);
+    double r_p99 = median(fs_p99) / median(plain_p99);
+    std::printf("  %-28s %10s %10s   target median <= 1.30x: %s\n", "flowstack / plain",
+                format_ratio(r_median).c_str(), format_ratio(r_p99).c_str(),
+                r_median <= 1.3 ? "met" : "MISSED");
+  }
   std::fflush(stdout);
   return 0;
 }
