@@ -26,7 +26,8 @@ class socket_flow : public Base {
   socket_flow(socket_type socket, const flow_options& options, std::string description)
       : Base(socket.get_executor()),
         socket_(std::move(socket)),
-        read_buffer_size_(std::max<std::size_t>(options.read_buffer_size, 1)),
+        read_buffer_size_(options.read_buffer_size != 0 ? options.read_buffer_size
+                                                        : flow_options{}.read_buffer_size),
         description_(std::move(description)) {
     // Reads are done by hand after a readiness wait; non-blocking makes a spurious wake-up
     // give would_block instead of blocking the thread.

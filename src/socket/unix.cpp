@@ -58,8 +58,12 @@ struct unix_listener_state final : detail::acceptor_state<stream> {
 
 // True when a process accepts on the socket file at `path`: connecting answers.
 bool someone_listens(asio::any_io_executor executor, const std::string& path) {
+  // Non-blocking: a live listener with a full backlog answers EAGAIN instead of blocking us.
   stream::socket probe(executor);
   std::error_code ec;
+  probe.open(stream(), ec);
+  if (ec) return true;
+  probe.non_blocking(true, ec);
   probe.connect(stream::endpoint(path), ec);
   return map_system_error(ec) != socket_errc::refused;
 }

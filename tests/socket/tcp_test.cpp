@@ -277,6 +277,35 @@ TEST(tcp, options_set_nodelay_and_keepalive_on_connected_flows) {
   EXPECT_EQ(got, "ok");
 }
 
+TEST(tcp, a_read_cut_short_by_with_timeout_leaves_the_flow_usable) {
+  auto got = run([](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+    auto l = must_listen(ex, loopback_v4(), echo_handler());
+    auto f = co_await must_connect(loopback_v4(l.local_port()));
+    auto early = co_await with_timeout(read_of(f), 20ms);
+    EXPECT_EQ(error_of(early), flow_errc::timeout);
+    auto w = co_await write_string(f, "later");
+    EXPECT_TRUE(w);
+    auto text = co_await read_string(f, 5);
+    co_await f.close();
+    co_return text.value_or("<error>");
+  });
+  EXPECT_EQ(got, "later");
+}
+
+TEST(tcp, a_zero_read_buffer_size_means_the_default) {
+  auto size = run([](asio::any_io_executor ex) -> asio::awaitable<std::size_t> {
+    auto l = must_listen(ex, loopback_v4(), say_and_return_handler("several bytes"));
+    auto r = co_await connect(loopback_v4(l.local_port()), std::size_t{0});
+    EXPECT_TRUE(r);
+    if (!r) co_return 0;
+    co_await sleep_for(50ms);
+    auto got = co_await r->read();
+    co_await r->close();
+    co_return got && !got->is_eof() ? got->data().size() : 0;
+  });
+  EXPECT_EQ(size, 13u);
+}
+
 TEST(stack, create_connection_gives_a_tcp_flow) {
   auto got = run([](asio::any_io_executor ex) -> asio::awaitable<std::string> {
     socket::stack s(ex);

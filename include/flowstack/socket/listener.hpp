@@ -4,7 +4,7 @@
 // is closed when the handler returns. At most `max_connections` handlers run at once: while the
 // limit is reached the listener stops accepting and new peers wait in the kernel's backlog.
 // `unlisten` stops accepting (connections already accepted go on); destroying the listener
-// unlistens too.
+// unlistens too. A listener, like its flows, is used from the thread that runs its executor.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -30,7 +30,9 @@ struct keepalive {
 
 // Options of a connected flow, whether it came from connect or from a listener.
 struct flow_options {
-  std::size_t read_buffer_size = 64 * 1024;    // the largest buffer one read returns
+  // The largest buffer one read returns; 0 means the default. (`connect(ep, {})` picks the
+  // seeds' read_buffer_size form with 0, and so gets the default too.)
+  std::size_t read_buffer_size = 64 * 1024;
   bool nodelay = false;                        // TCP_NODELAY (TCP only)
   std::optional<socket::keepalive> keepalive;  // TCP only
 };
