@@ -10,10 +10,16 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <flowstack/core/flow.hpp>
+#include <flowstack/core/function_flow.hpp>
 #include <flowstack/core/memory_flow.hpp>
+#include <flowstack/core/wait_queue.hpp>
+#include <flowstack/socket/tcp.hpp>
+#include <flowstack/socket/unix.hpp>
 #include <string>
 #include <utility>
 
@@ -54,6 +60,88 @@ struct layered_memory_kind {
   }
 };
 
+// ---- kernel sockets ----------------------------------------------------------------------------
+//
+// A listener runs a handler per accepted flow and closes that flow when the handler returns.
+// The handler here takes the accepted flow out of the listener's hands (leaving a placeholder
+// for the listener to close) and passes it to the factory through a slot, so the test owns
+// both ends and decides when they close; the listener itself goes away once the connection is
+// made.
+
+struct accepted_slot {
+  explicit accepted_slot(asio::any_io_executor ex) : arrived(std::move(ex)) {}
+  flow accepted;
+  wait_queue arrived;
+};
+
+inline asio::awaitable<void> hand_over(std::shared_ptr<accepted_slot> slot, flow& f) {
+  slot->accepted = std::exchange(f, string_flow(f.get_executor(), ""));
+  slot->arrived.notify_all();
+  co_return;
+}
+
+inline socket::flow_handler handing_over_to(std::shared_ptr<accepted_slot> slot) {
+  return [slot](flow& f) { return hand_over(slot, f); };
+}
+
+inline asio::awaitable<flow> wait_for_accepted(std::shared_ptr<accepted_slot> slot) {
+  while (!slot->accepted) co_await slot->arrived.wait();
+  co_return std::move(slot->accepted);
+}
+
+// The failure of a test's setup: the test fails with this message.
+[[noreturn]] inline void setup_failed(const std::string& what, std::error_code ec) {
+  throw std::runtime_error(what + ": " + ec.message());
+}
+
+inline asio::awaitable<std::pair<flow, flow>> tcp_pair(asio::any_io_executor ex, const char* host) {
+  auto address = asio::ip::make_address(host);
+  auto slot = std::make_shared<accepted_slot>(ex);
+  auto listening = socket::listen(ex, socket::tcp_endpoint(address, 0), handing_over_to(slot));
+  if (!listening) setup_failed(std::string("listen on ") + host, listening.error());
+  socket::tcp_endpoint there(address, listening->local_port());
+  auto connected = co_await socket::connect(there);
+  if (!connected) setup_failed("connect to " + socket::to_string(there), connected.error());
+  flow accepted = co_await wait_for_accepted(slot);
+  co_return std::pair{std::move(*connected), std::move(accepted)};
+}
+
+struct tcp_v4_kind {
+  static constexpr const char* name = "tcp_v4";
+  static asio::awaitable<std::pair<flow, flow>> make_pair(asio::any_io_executor ex) {
+    return tcp_pair(std::move(ex), "127.0.0.1");
+  }
+};
+
+struct tcp_v6_kind {
+  static constexpr const char* name = "tcp_v6";
+  static asio::awaitable<std::pair<flow, flow>> make_pair(asio::any_io_executor ex) {
+    return tcp_pair(std::move(ex), "::1");
+  }
+};
+
+// A Unix stream socket in a fresh temporary directory; the listener removes the socket file
+// once the connection is made, and the directory goes with it.
+struct unix_kind {
+  static constexpr const char* name = "unix";
+  static asio::awaitable<std::pair<flow, flow>> make_pair(asio::any_io_executor ex) {
+    std::string dir = "/tmp/flowstack-conformance-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) {
+      setup_failed("mkdtemp", std::error_code(errno, std::system_category()));
+    }
+    std::string path = dir + "/flow.sock";
+    auto slot = std::make_shared<accepted_slot>(ex);
+    auto listening = socket::unix_listen(ex, path, handing_over_to(slot));
+    if (!listening) setup_failed("listen on " + path, listening.error());
+    auto connected = co_await socket::unix_connect(path);
+    if (!connected) setup_failed("connect to " + path, connected.error());
+    flow accepted = co_await wait_for_accepted(slot);
+    listening->unlisten();
+    ::rmdir(dir.c_str());
+    co_return std::pair{std::move(*connected), std::move(accepted)};
+  }
+};
+
 template <typename Kind>
 constexpr std::size_t bulk_bytes_of() {
   if constexpr (requires { Kind::bulk_bytes; }) {
@@ -70,6 +158,7 @@ struct kind_names {
   }
 };
 
-using all_kinds = ::testing::Types<memory_kind, memory_cut_kind, layered_memory_kind>;
+using all_kinds = ::testing::Types<memory_kind, memory_cut_kind, layered_memory_kind, tcp_v4_kind,
+                                   tcp_v6_kind, unix_kind>;
 
 }  // namespace flowstack::conformance
