@@ -24,7 +24,12 @@ namespace {
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 using clock = std::chrono::steady_clock;
 
+// True while --progress has a line on the terminal without its newline.
+bool progress_line_open = false;
+
 void say(const std::string& line) {
+  if (progress_line_open) std::fputs("\r\033[K", stderr);
+  progress_line_open = false;
   std::fprintf(stderr, "flowstack cat: %s\n", line.c_str());
 }
 
@@ -307,7 +312,7 @@ class relay {
   asio::awaitable<void> relay_flows(session& s, flow& a, flow& b) {
     std::string a_name = a.description();
     std::string b_name = b.description();
-    if (options_.verbose) say("relaying " + a_name + " <-> " + b_name);
+    if (options_.verbose) say("relaying " + a_name + " <=> " + b_name);
     auto results = co_await proxy(a, b, &s.ab, &s.ba);
     const copy_result& ab = results.first;
     const copy_result& ba = results.second;
@@ -316,7 +321,7 @@ class relay {
     auto explain = [&](const copy_result& r, const std::string& src, const std::string& dst) {
       const copy_error& e = r.error();
       bool reading = e.side == copy_side::source;
-      return std::string("relay ") + src + " -> " + dst + " failed " +
+      return std::string("relay ") + src + " => " + dst + " failed " +
              (reading ? "reading from " + src : "writing to " + dst) + ": " + e.error.message();
     };
     std::string problem;
@@ -334,7 +339,7 @@ class relay {
   void report_stats(const std::string& a, const std::string& b, const copy_stats& ab,
                     const copy_stats& ba) {
     auto line = [](const std::string& src, const std::string& dst, const copy_stats& s) {
-      return src + " -> " + dst + ": " + std::to_string(s.bytes_written) + " bytes (" +
+      return src + " => " + dst + ": " + std::to_string(s.bytes_written) + " bytes (" +
              format_bytes(static_cast<double>(s.bytes_written)) + "), " + std::to_string(s.reads) +
              " reads, " + std::to_string(s.writes) + " writes";
     };
@@ -377,7 +382,6 @@ class relay {
   asio::awaitable<void> show_progress() {
     auto last_time = clock::now();
     std::uint64_t last_ab = 0, last_ba = 0;
-    bool printed = false;
     for (;;) {
       progress_timer_.expires_after(std::chrono::milliseconds(250));
       auto [ec] = co_await progress_timer_.async_wait(as_tuple);
@@ -392,12 +396,13 @@ class relay {
       std::fprintf(stderr, "\r  >> %s (%s)   << %s (%s)\033[K", format_bytes(double(ab)).c_str(),
                    format_rate(double(ab - last_ab), dt).c_str(), format_bytes(double(ba)).c_str(),
                    format_rate(double(ba - last_ba), dt).c_str());
-      printed = true;
+      progress_line_open = true;
       last_time = now;
       last_ab = ab;
       last_ba = ba;
     }
-    if (printed) std::fputs("\n", stderr);
+    if (progress_line_open) std::fputs("\n", stderr);
+    progress_line_open = false;
   }
 
   asio::io_context& io_;

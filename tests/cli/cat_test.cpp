@@ -95,7 +95,7 @@ TEST(cat, verbose_reports_bytes_and_duration_of_each_direction) {
 
   EXPECT_EQ(cat.wait(), 0) << cat.err();
   EXPECT_EQ(cat.out(), "6\n");
-  EXPECT_NE(cat.err().find("stdio -> tcp"), std::string::npos) << cat.err();
+  EXPECT_NE(cat.err().find("stdio => tcp"), std::string::npos) << cat.err();
   EXPECT_NE(cat.err().find(": 6 bytes"), std::string::npos) << cat.err();
   EXPECT_NE(cat.err().find("took "), std::string::npos) << cat.err();
 }
@@ -136,6 +136,26 @@ TEST(cat, stdin_from_a_pipe_reaches_a_tcp_listener_byte_for_byte) {
   EXPECT_EQ(cat.wait(), 0) << cat.err();
   EXPECT_EQ(sink.wait(), 0) << sink.err();
   EXPECT_TRUE(read_file(output) == data) << "the stream arrived changed";
+}
+
+TEST(cat, tcp_to_stdout_redirected_to_a_regular_file_arrives_byte_for_byte) {
+  scratch_dir dir;
+  auto input = dir.file("input");
+  auto output = dir.file("output");
+  auto data = pattern(600000, 5);
+  write_file(input, data);
+
+  auto port = free_port();
+  child source({socat_binary, "-d", "-d", "-u", "OPEN:" + input,
+                "TCP-LISTEN:" + port_text(port) + ",bind=127.0.0.1,reuseaddr"});
+  ASSERT_TRUE(source.wait_for_stderr("listening on")) << source.err();
+
+  child cat({"/bin/sh", "-c", "exec \"$0\" cat tcp:127.0.0.1:" + port_text(port) + " - > \"$1\"",
+             flowstack_binary, output},
+            "/dev/null");
+  EXPECT_EQ(cat.wait(), 0) << cat.err();
+  EXPECT_EQ(source.wait(), 0) << source.err();
+  EXPECT_TRUE(read_file(output) == data) << "the file written from stdout differs";
 }
 
 TEST(cat, stdin_from_dev_null_sends_eof_at_once) {
