@@ -197,6 +197,36 @@ TEST(cat, tcp_listen_with_fork_serves_several_clients_at_once) {
   EXPECT_EQ(relay.wait(), 128 + SIGTERM) << relay.err();
 }
 
+TEST(cat, max_children_holds_later_peers_until_a_relay_ends) {
+  auto backend = free_port();
+  child echo({socat_binary, "-d", "-d",
+              "TCP-LISTEN:" + port_text(backend) + ",bind=127.0.0.1,reuseaddr,fork", "EXEC:cat"});
+  ASSERT_TRUE(echo.wait_for_stderr("listening on")) << echo.err();
+
+  child relay({flowstack_binary, "cat", "-v", "tcp-listen:127.0.0.1:0,fork,max-children=1",
+               "tcp:127.0.0.1:" + port_text(backend)});
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+  auto port = reported_port(relay);
+
+  child first({socat_binary, "-t", "10", "-", "TCP:127.0.0.1:" + port});
+  first.write_stdin("first\n");
+  ASSERT_TRUE(first.wait_for_stdout(6)) << first.err();
+
+  child second({socat_binary, "-t", "10", "-", "TCP:127.0.0.1:" + port});
+  second.write_stdin("second\n");
+  EXPECT_FALSE(second.wait_for_stdout(7, 300ms)) << "a second relay ran beside the first";
+
+  first.close_stdin();
+  EXPECT_EQ(first.wait(), 0) << first.err();
+  EXPECT_TRUE(second.wait_for_stdout(7)) << second.err();
+  second.close_stdin();
+  EXPECT_EQ(second.wait(), 0) << second.err();
+  EXPECT_EQ(second.out(), "second\n");
+
+  relay.signal(SIGINT);
+  EXPECT_EQ(relay.wait(), 128 + SIGINT) << relay.err();
+}
+
 TEST(cat, stdin_reaches_a_unix_socket_server) {
   scratch_dir dir;
   auto path = dir.file("server.sock");
