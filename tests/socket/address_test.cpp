@@ -41,6 +41,10 @@ struct bad_input {
   const char* says;
 };
 
+void PrintTo(const bad_input& input, std::ostream* out) {
+  *out << '"' << input.text << '"';
+}
+
 class parse_host_port_rejects : public ::testing::TestWithParam<bad_input> {};
 
 TEST_P(parse_host_port_rejects, with_invalid_address_and_a_clear_message) {
