@@ -57,7 +57,8 @@ inline asio::awaitable<void> run_handler(std::shared_ptr<listener::state> s, flo
   } catch (...) {
     std::fprintf(stderr, "flowstack: a connection handler threw\n");
   }
-  co_await f.close();
+  // A handler may have taken the flow (to layer TLS over it, say); then it is the owner now.
+  if (f) co_await f.close();
   --s->active;
   s->slot_free.notify_one();
 }
