@@ -124,6 +124,12 @@ latencies plain_pingpong(std::size_t size, int count) {
   return summarize(round_trips_us);
 }
 
+void print_runs(const std::vector<double>& medians) {
+  std::printf("  ");
+  for (double m : medians) std::printf(" %.1f", m);
+  std::printf("\n");
+}
+
 }  // namespace
 
 int run_pingpong(const pingpong_options& o) {
@@ -154,13 +160,15 @@ int run_pingpong(const pingpong_options& o) {
       contenders[(i + static_cast<std::size_t>(run)) % contenders.size()]();
     }
   }
-  std::printf("  %-28s %10s %10s\n", "round trip (us)", "median", "p99");
+  std::printf("  %-28s %10s %10s   medians of the runs\n", "round trip (us)", "median", "p99");
   if (!fs_median.empty()) {
-    std::printf("  %-28s %10.1f %10.1f\n", "flowstack flows", median(fs_median), median(fs_p99));
+    std::printf("  %-28s %10.1f %10.1f", "flowstack flows", median(fs_median), median(fs_p99));
+    print_runs(fs_median);
   }
   if (!plain_median.empty()) {
-    std::printf("  %-28s %10.1f %10.1f\n", "plain blocking sockets", median(plain_median),
+    std::printf("  %-28s %10.1f %10.1f", "plain blocking sockets", median(plain_median),
                 median(plain_p99));
+    print_runs(plain_median);
   }
   if (!fs_median.empty() && !plain_median.empty()) {
     double r_median = median(fs_median) / median(plain_median);
