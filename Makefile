@@ -9,7 +9,7 @@ PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev ccache \
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-release test-asan bench install format clean
+.PHONY: all deps build test test-release test-asan test-clang bench install format clean
 
 all: build
 
@@ -27,7 +27,9 @@ build: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
 
-test: test-release test-asan
+# The release build, the sanitizer build, and clang 14 (which also runs the fuzz targets with
+# libFuzzer over their corpora).
+test: test-release test-asan test-clang
 
 test-release: build
 	ctest --preset release
@@ -36,6 +38,11 @@ test-asan: deps
 	cmake --preset asan-ubsan
 	cmake --build --preset asan-ubsan -j $(JOBS)
 	ctest --preset asan-ubsan
+
+test-clang: deps
+	cmake --preset clang
+	cmake --build --preset clang -j $(JOBS)
+	ctest --preset clang
 
 bench: build
 	bench/run-all.sh build/release

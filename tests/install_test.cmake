@@ -1,5 +1,5 @@
 # Installs the built tree into WORK_DIR/prefix, configures and builds examples/echo against it,
-# with the same compiler flags as the tree (a sanitizer build links sanitized libraries), and runs
+# with the same compiler and flags as the tree (a sanitizer build links sanitized libraries), and runs
 # the example's self-test.
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix
@@ -8,7 +8,7 @@ if(rc)
   message(FATAL_ERROR "cmake --install failed: ${rc}")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/echo -B ${WORK_DIR}/build
-  -G Ninja -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix
+  -G Ninja -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
   "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}"
   RESULT_VARIABLE rc)
 if(rc)
