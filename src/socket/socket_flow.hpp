@@ -39,26 +39,21 @@ class socket_flow : public Base {
 
  protected:
   asio::awaitable<read_result> do_read() override {
+    // Try the read first and wait for readability only when nothing is there: a flow that is
+    // kept busy makes one system call per read, like a blocking socket.
     for (;;) {
+      auto data = buffer::create_uninitialized(read_buffer_size_);
       std::error_code ec;
-      std::size_t available = socket_.available(ec);
-      if (ec) co_return fail(map_system_error(ec));
-      if (available == 0) {
-        // The buffer is taken only once data is there, so an idle flow holds none.
-        auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, as_result);
-        if (wait_ec) co_return fail(map_system_error(wait_ec));
-        available = socket_.available(ec);
-        if (ec) co_return fail(map_system_error(ec));
-      }
-      // Zero bytes available after a wake-up means eof or an error: a one-byte read tells which.
-      auto data =
-          buffer::create_uninitialized(std::clamp<std::size_t>(available, 1, read_buffer_size_));
       std::size_t n = socket_.read_some(asio::buffer(data.data(), data.size()), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-      if (ec == asio::error::eof) co_return data_or_eof::eof();
-      if (ec) co_return fail(map_system_error(ec));
-      if (n == 0) co_return data_or_eof::eof();
-      co_return data_or_eof(n == data.size() ? std::move(data) : data.sub(0, n));
+      if (ec == asio::error::eof || (!ec && n == 0)) co_return data_or_eof::eof();
+      if (!ec) co_return data_or_eof(fit(std::move(data), n));
+      if (ec != asio::error::would_block && ec != asio::error::try_again) {
+        co_return fail(map_system_error(ec));
+      }
+      // Nothing yet: drop the block so that an idle flow holds no read buffer.
+      data = {};
+      auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, as_result);
+      if (wait_ec) co_return fail(map_system_error(wait_ec));
     }
   }
 
@@ -68,11 +63,17 @@ class socket_flow : public Base {
     for (const auto& part : data) {
       if (!part.empty()) gather.emplace_back(part.data(), part.size());
     }
-    // async_write tries the send at once and waits for writability only when the kernel's
-    // buffer is full.
-    auto [ec, n] = co_await asio::async_write(socket_, gather, as_result);
+    // Send at once what the kernel takes; only the rest waits for writability.
+    std::error_code ec;
+    std::size_t sent = socket_.write_some(gather, ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      co_return fail(map_system_error(ec));
+    }
+    consume(gather, sent);
+    if (gather.empty()) co_return write_result{};
+    auto [write_ec, n] = co_await asio::async_write(socket_, gather, as_result);
     (void)n;
-    if (ec) co_return fail(map_system_error(ec));
+    if (write_ec) co_return fail(map_system_error(write_ec));
     co_return write_result{};
   }
 
@@ -94,6 +95,24 @@ class socket_flow : public Base {
     socket_.close(ec);  // cancels pending operations
     co_return;
   }
+
+  // A read of `n` bytes into `data`: small reads move to a block of their own size, so a kept
+  // message does not pin a whole read buffer; large ones keep the block (no copy).
+  static buffer fit(buffer data, std::size_t n) {
+    if (n == data.size()) return data;
+    if (n <= small_read) return buffer::copy_of(data.bytes().first(n));
+    return data.sub(0, n);
+  }
+
+  // Drops the first `n` bytes from a gather list.
+  static void consume(std::vector<asio::const_buffer>& gather, std::size_t n) {
+    std::size_t whole = 0;
+    while (whole < gather.size() && n >= gather[whole].size()) n -= gather[whole++].size();
+    gather.erase(gather.begin(), gather.begin() + static_cast<std::ptrdiff_t>(whole));
+    if (!gather.empty()) gather.front() += n;
+  }
+
+  static constexpr std::size_t small_read = 4096;
 
   socket_type socket_;
   std::size_t read_buffer_size_;
