@@ -7,6 +7,7 @@
 #include <asio/socket_base.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <cstring>
 #include <flowstack/core/flow.hpp>
 #include <flowstack/socket/error.hpp>
 #include <flowstack/socket/listener.hpp>
@@ -39,22 +40,29 @@ class socket_flow : public Base {
 
  protected:
   asio::awaitable<read_result> do_read() override {
-    // Try the read first and wait for readability only when nothing is there: a flow that is
-    // kept busy makes one system call per read, like a blocking socket.
-    for (;;) {
+    // A stream that filled the last read buffer likely has more queued: try a full-size read
+    // first, one system call per read. Otherwise (request and answer traffic, or an idle flow)
+    // wait by reading into a small landing block: Asio's reactor performs that read itself when
+    // the socket turns readable, with no epoll re-arm, and an idle flow holds only the landing
+    // block, not a whole read buffer.
+    if (last_read_filled_) {
       auto data = buffer::create_uninitialized(read_buffer_size_);
       std::error_code ec;
       std::size_t n = socket_.read_some(asio::buffer(data.data(), data.size()), ec);
-      if (ec == asio::error::eof || (!ec && n == 0)) co_return data_or_eof::eof();
-      if (!ec) co_return data_or_eof(fit(std::move(data), n));
       if (ec != asio::error::would_block && ec != asio::error::try_again) {
-        co_return fail(map_system_error(ec));
+        co_return finish_read(std::move(data), n, ec);
       }
-      // Nothing yet: drop the block so that an idle flow holds no read buffer.
-      data = {};
-      auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, as_result);
-      if (wait_ec) co_return fail(map_system_error(wait_ec));
     }
+    auto landing = buffer::create_uninitialized(std::min(landing_size, read_buffer_size_));
+    auto [ec, n] =
+        co_await socket_.async_read_some(asio::buffer(landing.data(), landing.size()), as_result);
+    if (ec || n < landing.size()) co_return finish_read(std::move(landing), n, ec);
+    // The landing block filled up: more is likely queued; take it without waiting.
+    auto data = buffer::create_uninitialized(read_buffer_size_);
+    std::memcpy(data.data(), landing.data(), n);
+    std::size_t more = socket_.read_some(asio::buffer(data.data() + n, data.size() - n), ec);
+    if (ec) more = 0;  // nothing more now (or an error the next read reports): deliver the landing
+    co_return finish_read(std::move(data), n + more, {});
   }
 
   asio::awaitable<write_result> do_writev(std::span<const buffer> data) override {
@@ -96,11 +104,19 @@ class socket_flow : public Base {
     co_return;
   }
 
+  // The result of a read of `n` bytes into `data` that ended with `ec`.
+  read_result finish_read(buffer data, std::size_t n, std::error_code ec) {
+    if (ec == asio::error::eof || (!ec && n == 0)) return data_or_eof::eof();
+    if (ec) return fail(map_system_error(ec));
+    last_read_filled_ = n == data.size();
+    return data_or_eof(fit(std::move(data), n));
+  }
+
   // A read of `n` bytes into `data`: small reads move to a block of their own size, so a kept
   // message does not pin a whole read buffer; large ones keep the block (no copy).
   static buffer fit(buffer data, std::size_t n) {
     if (n == data.size()) return data;
-    if (n <= small_read) return buffer::copy_of(data.bytes().first(n));
+    if (n <= small_read && data.size() > small_read) return buffer::copy_of(data.bytes().first(n));
     return data.sub(0, n);
   }
 
@@ -113,9 +129,11 @@ class socket_flow : public Base {
   }
 
   static constexpr std::size_t small_read = 4096;
+  static constexpr std::size_t landing_size = 256;
 
   socket_type socket_;
   std::size_t read_buffer_size_;
+  bool last_read_filled_ = true;
   std::string description_;
 };
 
