@@ -71,19 +71,10 @@ asio::awaitable<result<datagram>> udp_socket::receive_from(std::size_t max_size)
 }
 
 asio::awaitable<result<buffer>> udp_socket::receive(std::size_t max_size) {
-  for (;;) {
-    auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, as_result);
-    if (wait_ec) co_return fail(socket_.is_open() ? map_system_error(wait_ec) : flow_errc::closed);
-    std::error_code ec;
-    std::size_t available = socket_.available(ec);
-    if (ec) co_return fail(map_system_error(ec));
-    auto data = buffer::create_uninitialized(
-        std::clamp<std::size_t>(available, 1, std::max<std::size_t>(max_size, 1)));
-    std::size_t n = socket_.receive(asio::buffer(data.data(), data.size()), 0, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-    if (ec) co_return fail(map_system_error(ec));
-    co_return data.sub(0, std::min(n, max_size));
-  }
+  // On a connected socket the kernel only delivers the peer's datagrams: the sender is known.
+  auto r = co_await receive_from(max_size);
+  if (!r) co_return fail(r.error());
+  co_return std::move(r->data);
 }
 
 udp_endpoint udp_socket::local_endpoint() const {

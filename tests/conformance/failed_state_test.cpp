@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "support/async.hpp"
+#include "support/faults.hpp"
 #include "support/record_flow.hpp"
 #include "support/run.hpp"
 
@@ -17,14 +18,11 @@ namespace {
 using namespace std::chrono_literals;
 using test::describe;
 using test::error_of;
+using test::faults;
+using test::io_error;
 using test::write_string;
 
-const std::error_code io_error = std::make_error_code(std::errc::io_error);
 const std::error_code reset = std::make_error_code(std::errc::connection_reset);
-
-memory_flow& faults(flow& f) {
-  return *f.as<memory_flow>();
-}
 
 TEST(failed_state, a_read_error_is_returned_again_by_later_reads) {
   test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {

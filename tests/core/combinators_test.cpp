@@ -6,6 +6,7 @@
 #include <string>
 
 #include "support/async.hpp"
+#include "support/faults.hpp"
 #include "support/run.hpp"
 
 namespace flowstack {
@@ -15,14 +16,10 @@ using namespace std::chrono_literals;
 using test::background;
 using test::describe;
 using test::error_of;
+using test::faults;
+using test::io_error;
 using test::read_all;
 using test::write_string;
-
-const std::error_code io_error = std::make_error_code(std::errc::io_error);
-
-memory_flow& faults(flow& f) {
-  return *f.as<memory_flow>();
-}
 
 // ---- copy --------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "support/async.hpp"
+#include "support/faults.hpp"
 #include "support/run.hpp"
 
 namespace flowstack {
@@ -16,14 +17,10 @@ using namespace std::chrono_literals;
 using test::background;
 using test::describe;
 using test::error_of;
+using test::faults;
+using test::io_error;
 using test::read_all;
 using test::write_string;
-
-const std::error_code io_error = std::make_error_code(std::errc::io_error);
-
-memory_flow& faults(flow& f) {
-  return *f.as<memory_flow>();
-}
 
 // The sizes of the reads that deliver a stream of `total` bytes through ends cut to `max`.
 asio::awaitable<std::vector<std::size_t>> read_sizes(asio::any_io_executor ex, std::size_t total,
