@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "support/record_flow.hpp"
+#include "conformance/tls_kinds.hpp"
 
 namespace flowstack::conformance {
 
@@ -159,6 +160,6 @@ struct kind_names {
 };
 
 using all_kinds = ::testing::Types<memory_kind, memory_cut_kind, layered_memory_kind, tcp_v4_kind,
-                                   tcp_v6_kind, unix_kind>;
+                                   tcp_v6_kind, unix_kind, tls_memory_kind, tls_tcp_v4_kind>;
 
 }  // namespace flowstack::conformance

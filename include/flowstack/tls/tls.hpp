@@ -1,0 +1,170 @@
+// TLS 1.2 / 1.3 over any flow (OpenSSL 3).
+//
+// TLS knows nothing of sockets: OpenSSL reads and writes ciphertext to memory BIOs, and the TLS
+// flow moves that ciphertext to and from an inner flow it owns (kernel TCP, a Unix socket, the
+// memory pair, anything). The TLS flow is itself a flow and follows the layering rules of the
+// flow contract (DESIGN.md §1.3):
+//   shutdown(write)   sends close_notify; the inner write side stays open;
+//   close_notify in   is eof (no automatic reply);
+//   both halves done  closes the inner flow;
+//   close             sends close_notify when the write side is still open (bounded wait) and
+//                     always closes the inner flow;
+//   inner eof         without close_notify is the error `truncated` (or eof when the config
+//                     says the peer never sends close_notify);
+//   inner errors      pass through unchanged.
+//
+//   auto ctx = tls::context::make(config, tls::role::client);
+//   auto f = co_await tls::client(*ctx, std::move(tcp), "example.org");
+#pragma once
+
+#include <flowstack/core/flow.hpp>
+#include <flowstack/tls/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+typedef struct ssl_st SSL;
+typedef struct bio_st BIO;
+
+namespace flowstack::tls {
+
+enum class version : int { tls1_2 = 0x0303, tls1_3 = 0x0304 };
+
+enum class client_auth {
+  none,     // the server asks for no client certificate
+  request,  // the server asks; a client without one is still accepted
+  require,  // the server asks and rejects a client without one
+};
+
+struct config {
+  // Our certificate (with its chain, leaf first) and private key: PEM text or a PEM file.
+  // A server needs them; a client only for client authentication.
+  std::string certificate_pem;
+  std::string certificate_file;
+  std::string private_key_pem;
+  std::string private_key_file;
+
+  // Whom we trust: PEM text and/or a PEM file; with neither, the system's trust store.
+  std::string ca_pem;
+  std::string ca_file;
+
+  // Verify the peer's certificate (client: the server's, with the name given to client()).
+  bool verify_peer = true;
+  // Server: whether to ask clients for certificates (verified against the CAs above).
+  client_auth client_certificates = client_auth::none;
+
+  version min_version = version::tls1_2;
+  version max_version = version::tls1_3;
+  std::string ciphers;       // TLS 1.2 cipher list (OpenSSL syntax); empty: OpenSSL's default
+  std::string ciphersuites;  // TLS 1.3 suites; empty: OpenSSL's default
+  std::string groups;        // key exchange groups, e.g. "X25519:P-256"; empty: default
+
+  // ALPN protocols in order of preference (client: offered; server: accepted).
+  std::vector<std::string> alpn;
+
+  // Client: remember sessions per server name and resume them. Server: issue tickets.
+  bool session_resumption = true;
+
+  // Peers that end the connection without close_notify: inner eof is eof, not `truncated`.
+  bool allow_truncation = false;
+
+  std::chrono::steady_clock::duration handshake_timeout = std::chrono::seconds(10);
+  // How long close and shutdown(write) wait to hand close_notify to the inner flow.
+  std::chrono::steady_clock::duration close_timeout = std::chrono::seconds(1);
+};
+
+enum class role { client, server };
+
+// An OpenSSL context made from a config: shared by the connections made with it, which share
+// its session cache (client) and ticket keys (server). Cheap to copy.
+class context {
+ public:
+  static result<context> make(const config& c, role r);
+
+  const config& settings() const noexcept;
+  role side() const noexcept;
+
+  struct state;
+  const std::shared_ptr<state>& get_state() const noexcept { return state_; }
+
+ private:
+  std::shared_ptr<state> state_;
+};
+
+// What a connection agreed on (mirage-tls's epoch).
+struct session_info {
+  std::string version;      // "TLSv1.3"
+  std::string cipher;       // "TLS_AES_128_GCM_SHA256"
+  std::string alpn;         // empty when none was agreed
+  std::string server_name;  // the SNI the client sent (empty when none)
+  // The peer's certificates in PEM, leaf first (empty when it sent none).
+  std::vector<std::string> peer_certificates_pem;
+  bool resumed = false;
+};
+
+// The TLS flow. Reach it with `f.as<tls::tls_flow>()`.
+class tls_flow final : public flow_impl {
+ public:
+  tls_flow(flow inner, std::shared_ptr<context::state> ctx, SSL* ssl, std::string peer_name);
+  ~tls_flow() override;
+
+  session_info epoch() const;
+  // Sends a TLS 1.3 KeyUpdate (asking the peer to update too when `request_peer`).
+  asio::awaitable<write_result> key_update(bool request_peer);
+
+  flow_impl* underlying() noexcept override { return &inner_.impl(); }
+  std::string description() const override;
+
+  // Runs the handshake to its end (used by client() and server()).
+  asio::awaitable<result<void>> handshake();
+  asio::awaitable<void> close_inner();
+
+ protected:
+  asio::awaitable<read_result> do_read() override;
+  asio::awaitable<write_result> do_writev(std::span<const buffer> data) override;
+  asio::awaitable<void> do_shutdown_read() override;
+  asio::awaitable<void> do_shutdown_write() override;
+  asio::awaitable<void> do_close() override;
+
+ private:
+  friend struct context_access;
+  asio::awaitable<result<bool>> fill_in();
+  asio::awaitable<write_result> flush_out();
+  asio::awaitable<void> send_close_notify();
+  asio::awaitable<void> maybe_close_inner();
+  asio::awaitable<void> drain_inner();
+  std::error_code engine_error(int ssl_result, bool in_handshake);
+
+  flow inner_;
+  std::shared_ptr<context::state> ctx_;
+  SSL* ssl_;
+  BIO* rbio_;  // ciphertext from the peer, owned by ssl_
+  BIO* wbio_;  // ciphertext to the peer, owned by ssl_
+  std::string peer_name_;
+  wait_queue out_turn_;
+  std::error_code out_error_;
+  bool out_busy_ = false;
+  bool read_done_ = false;
+  bool write_done_ = false;
+  bool inner_closed_ = false;
+  bool handshake_done_ = false;
+  bool engine_failed_ = false;
+
+ public:
+  const std::string& peer_name() const noexcept { return peer_name_; }
+};
+
+// The client side over `inner`: returns once the handshake is done. `server_name` is sent as
+// SNI (unless it is an IP address) and checked against the certificate when verifying.
+asio::awaitable<result<flow>> client(const context& ctx, flow inner, std::string server_name);
+// The server side over `inner`.
+asio::awaitable<result<flow>> server(const context& ctx, flow inner);
+
+// The same with a context made for this one connection (no session sharing).
+asio::awaitable<result<flow>> client(const config& c, flow inner, std::string server_name);
+asio::awaitable<result<flow>> server(const config& c, flow inner);
+
+}  // namespace flowstack::tls

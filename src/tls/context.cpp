@@ -1,0 +1,221 @@
+// tls::context: an SSL_CTX made from a tls::config.
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+
+#include "detail.hpp"
+
+namespace flowstack::tls {
+namespace {
+
+using bio_ptr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+
+bio_ptr memory_bio(const std::string& text) {
+  return bio_ptr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), &BIO_free);
+}
+
+std::error_code config_error(const char* what) {
+  char text[256];
+  ERR_error_string_n(ERR_peek_last_error(), text, sizeof text);
+  detail::set_last_error_detail(std::string(what) + ": " + text);
+  ERR_clear_error();
+  return tls_errc::invalid_config;
+}
+
+bool load_certificate_chain_pem(SSL_CTX* ctx, const std::string& pem) {
+  auto bio = memory_bio(pem);
+  X509* leaf = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+  if (leaf == nullptr) return false;
+  bool ok = SSL_CTX_use_certificate(ctx, leaf) == 1;
+  X509_free(leaf);
+  while (ok) {
+    X509* next = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (next == nullptr) break;
+    ok = SSL_CTX_add0_chain_cert(ctx, next) == 1;
+    if (!ok) X509_free(next);
+  }
+  ERR_clear_error();  // the end of the PEM text reads as an error
+  return ok;
+}
+
+bool load_private_key_pem(SSL_CTX* ctx, const std::string& pem) {
+  auto bio = memory_bio(pem);
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  if (key == nullptr) return false;
+  bool ok = SSL_CTX_use_PrivateKey(ctx, key) == 1;
+  EVP_PKEY_free(key);
+  return ok;
+}
+
+bool load_ca_pem(SSL_CTX* ctx, const std::string& pem) {
+  auto bio = memory_bio(pem);
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  int count = 0;
+  for (;;) {
+    X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (cert == nullptr) break;
+    X509_STORE_add_cert(store, cert);
+    X509_free(cert);
+    ++count;
+  }
+  ERR_clear_error();
+  return count > 0;
+}
+
+// The server's ALPN choice: its first protocol that the client also offers.
+int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length,
+                const unsigned char* offered, unsigned int offered_length, void*) {
+  auto* state = static_cast<context::state*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  const auto& ours = state->alpn_wire;
+  for (std::size_t at = 0; at < ours.size(); at += 1 + static_cast<unsigned char>(ours[at])) {
+    auto length = static_cast<unsigned char>(ours[at]);
+    for (unsigned int i = 0; i < offered_length; i += 1 + offered[i]) {
+      if (offered[i] == length && i + 1 + length <= offered_length &&
+          ours.compare(at + 1, length, reinterpret_cast<const char*>(offered + i + 1), length) ==
+              0) {
+        *out = offered + i + 1;
+        *out_length = length;
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+// Client: keeps the newest session per server name for the next connection.
+int remember_session(SSL* ssl, SSL_SESSION* session) {
+  auto* state = static_cast<context::state*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  auto* flow = static_cast<tls_flow*>(SSL_get_app_data(ssl));
+  if (state == nullptr || flow == nullptr) return 0;
+  auto& slot = state->sessions[flow->peer_name()];
+  if (slot != nullptr) SSL_SESSION_free(slot);
+  slot = session;
+  return 1;  // we keep the reference
+}
+
+}  // namespace
+
+context::state::~state() {
+  for (auto& [name, session] : sessions) SSL_SESSION_free(session);
+  if (ctx != nullptr) SSL_CTX_free(ctx);
+}
+
+result<context> context::make(const config& c, role r) {
+  auto s = std::make_shared<state>();
+  s->settings = c;
+  s->side = r;
+  s->ctx = SSL_CTX_new(r == role::client ? TLS_client_method() : TLS_server_method());
+  if (s->ctx == nullptr) return fail(config_error("SSL_CTX_new"));
+  SSL_CTX* ctx = s->ctx;
+  SSL_CTX_set_app_data(ctx, s.get());
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+
+  if (SSL_CTX_set_min_proto_version(ctx, static_cast<int>(c.min_version)) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, static_cast<int>(c.max_version)) != 1) {
+    return fail(config_error("TLS versions"));
+  }
+  if (!c.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, c.ciphers.c_str()) != 1) {
+    return fail(config_error("cipher list"));
+  }
+  if (!c.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, c.ciphersuites.c_str()) != 1) {
+    return fail(config_error("TLS 1.3 cipher suites"));
+  }
+  if (!c.groups.empty() && SSL_CTX_set1_groups_list(ctx, c.groups.c_str()) != 1) {
+    return fail(config_error("groups"));
+  }
+
+  if (!c.certificate_pem.empty() && !load_certificate_chain_pem(ctx, c.certificate_pem)) {
+    return fail(config_error("certificate"));
+  }
+  if (!c.certificate_file.empty() &&
+      SSL_CTX_use_certificate_chain_file(ctx, c.certificate_file.c_str()) != 1) {
+    return fail(config_error(("certificate file " + c.certificate_file).c_str()));
+  }
+  if (!c.private_key_pem.empty() && !load_private_key_pem(ctx, c.private_key_pem)) {
+    return fail(config_error("private key"));
+  }
+  if (!c.private_key_file.empty() &&
+      SSL_CTX_use_PrivateKey_file(ctx, c.private_key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return fail(config_error(("private key file " + c.private_key_file).c_str()));
+  }
+  bool has_certificate = !c.certificate_pem.empty() || !c.certificate_file.empty();
+  bool has_key = !c.private_key_pem.empty() || !c.private_key_file.empty();
+  if (has_certificate != has_key || (has_key && SSL_CTX_check_private_key(ctx) != 1)) {
+    return fail(config_error("certificate and private key do not match"));
+  }
+  if (r == role::server && !has_certificate) {
+    detail::set_last_error_detail("a TLS server needs a certificate and a private key");
+    return fail(tls_errc::invalid_config);
+  }
+
+  bool verifies = r == role::client ? c.verify_peer : c.client_certificates != client_auth::none;
+  if (verifies) {
+    if (!c.ca_pem.empty() && !load_ca_pem(ctx, c.ca_pem)) {
+      return fail(config_error("CA certificates"));
+    }
+    if (!c.ca_file.empty() && SSL_CTX_load_verify_locations(ctx, c.ca_file.c_str(), nullptr) != 1) {
+      return fail(config_error(("CA file " + c.ca_file).c_str()));
+    }
+    if (c.ca_pem.empty() && c.ca_file.empty()) SSL_CTX_set_default_verify_paths(ctx);
+  }
+  if (r == role::client) {
+    SSL_CTX_set_verify(ctx, c.verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  } else {
+    int mode = SSL_VERIFY_NONE;
+    if (c.client_certificates == client_auth::request) mode = SSL_VERIFY_PEER;
+    if (c.client_certificates == client_auth::require) {
+      mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    }
+    SSL_CTX_set_verify(ctx, mode, nullptr);
+  }
+
+  for (const auto& name : c.alpn) {
+    if (name.empty() || name.size() > 255) {
+      detail::set_last_error_detail("an ALPN protocol name must be 1..255 bytes");
+      return fail(tls_errc::invalid_config);
+    }
+    s->alpn_wire += static_cast<char>(name.size());
+    s->alpn_wire += name;
+  }
+  if (!s->alpn_wire.empty()) {
+    if (r == role::client) {
+      SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(s->alpn_wire.data()),
+                              static_cast<unsigned int>(s->alpn_wire.size()));
+    } else {
+      SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+    }
+  }
+
+  if (r == role::client) {
+    if (c.session_resumption) {
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+      SSL_CTX_sess_set_new_cb(ctx, remember_session);
+    } else {
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+      SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    }
+  } else {
+    static const unsigned char id_context[] = "flowstack";
+    SSL_CTX_set_session_id_context(ctx, id_context, sizeof id_context - 1);
+    if (!c.session_resumption) {
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+      SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+      SSL_CTX_set_num_tickets(ctx, 0);
+    }
+  }
+  context made;
+  made.state_ = std::move(s);
+  return made;
+}
+
+const config& context::settings() const noexcept {
+  return state_->settings;
+}
+role context::side() const noexcept {
+  return state_->side;
+}
+
+}  // namespace flowstack::tls

@@ -1,0 +1,25 @@
+// Pieces shared by the files of the tls module.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <flowstack/tls/tls.hpp>
+#include <map>
+#include <string>
+
+namespace flowstack::tls {
+
+struct context::state {
+  ~state();
+  SSL_CTX* ctx = nullptr;
+  config settings;
+  role side = role::client;
+  std::string alpn_wire;                         // length-prefixed protocol names
+  std::map<std::string, SSL_SESSION*> sessions;  // client: the last session per server name
+};
+
+namespace detail {
+void set_last_error_detail(std::string text);
+}  // namespace detail
+
+}  // namespace flowstack::tls
