@@ -23,8 +23,9 @@
 #include <string>
 #include <utility>
 
-#include "support/record_flow.hpp"
 #include "conformance/tls_kinds.hpp"
+#include "conformance/vchan_kinds.hpp"
+#include "support/record_flow.hpp"
 
 namespace flowstack::conformance {
 
@@ -160,6 +161,7 @@ struct kind_names {
 };
 
 using all_kinds = ::testing::Types<memory_kind, memory_cut_kind, layered_memory_kind, tcp_v4_kind,
-                                   tcp_v6_kind, unix_kind, tls_memory_kind, tls_tcp_v4_kind>;
+                                   tcp_v6_kind, unix_kind, vchan_kind, vchan_mixed_rings_kind,
+                                   tls_memory_kind, tls_tcp_v4_kind>;
 
 }  // namespace flowstack::conformance
