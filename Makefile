@@ -4,7 +4,7 @@
 # Debian packages the build, the tests and the benchmarks need.
 PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev ccache \
             libasio-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev \
-            socat iperf3 iproute2 procps openssl
+            socat iperf3 iproute2 procps openssl knot-dnsutils
 
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
