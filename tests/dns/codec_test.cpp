@@ -334,6 +334,22 @@ TEST(dns_codec, leaving_out_additional_records_does_not_set_tc) {
   EXPECT_LT(back.additional.size(), 20u);
 }
 
+TEST(dns_codec, question_that_does_not_fit_is_left_out_with_tc) {
+  auto m = response_for("a-long-question-name.example.com");
+  auto back = decoded(encoded(m, {.max_size = 20}));
+  EXPECT_TRUE(back.header.tc);
+  EXPECT_TRUE(back.questions.empty());
+}
+
+TEST(dns_codec, opt_record_that_cannot_fit_is_left_out) {
+  auto m = response_for("example.com");
+  m.edns.emplace();
+  m.edns->options.push_back({12, std::vector<std::uint8_t>(600, 0)});
+  auto back = decoded(encoded(m, {.max_size = 512}));
+  EXPECT_FALSE(back.edns);
+  EXPECT_EQ(back.questions, m.questions);
+}
+
 TEST(dns_codec, size_limit_below_a_header_is_an_error) {
   auto wire = encode(message{}, {.max_size = 11});
   ASSERT_FALSE(wire);
