@@ -184,9 +184,12 @@ void add_transport_kinds(kind_registry& kinds) {
   });
 }
 
+void add_vchan_kinds(kind_registry& kinds);  // vchan_kinds.cpp
+
 kind_registry default_kinds() {
   kind_registry kinds;
   add_transport_kinds(kinds);
+  add_vchan_kinds(kinds);
   return kinds;
 }
 
