@@ -96,6 +96,18 @@ int remember_session(SSL* ssl, SSL_SESSION* session) {
   return 1;  // we keep the reference
 }
 
+// Server: switches to the certificate named by the client's SNI, when there is one.
+int choose_certificate(SSL* ssl, int*, void*) {
+  auto* state = static_cast<context::state*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (state == nullptr || name == nullptr) return SSL_TLSEXT_ERR_OK;
+  auto found = state->by_server_name.find(name);
+  if (found != state->by_server_name.end()) {
+    SSL_set_SSL_CTX(ssl, found->second.get_state()->ctx);
+  }
+  return SSL_TLSEXT_ERR_OK;
+}
+
 }  // namespace
 
 context::state::~state() {
@@ -205,6 +217,20 @@ result<context> context::make(const config& c, role r) {
       SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
       SSL_CTX_set_num_tickets(ctx, 0);
     }
+  }
+  if (r == role::server && !c.sni_certificates.empty()) {
+    for (const auto& named : c.sni_certificates) {
+      config other = c;
+      other.sni_certificates.clear();
+      other.certificate_pem = named.certificate_pem;
+      other.certificate_file = named.certificate_file;
+      other.private_key_pem = named.private_key_pem;
+      other.private_key_file = named.private_key_file;
+      auto made = make(other, role::server);
+      if (!made) return fail(made.error());
+      s->by_server_name.emplace(named.server_name, std::move(*made));
+    }
+    SSL_CTX_set_tlsext_servername_callback(ctx, choose_certificate);
   }
   context made;
   made.state_ = std::move(s);

@@ -14,8 +14,9 @@ struct context::state {
   SSL_CTX* ctx = nullptr;
   config settings;
   role side = role::client;
-  std::string alpn_wire;                         // length-prefixed protocol names
-  std::map<std::string, SSL_SESSION*> sessions;  // client: the last session per server name
+  std::string alpn_wire;                          // length-prefixed protocol names
+  std::map<std::string, SSL_SESSION*> sessions;   // client: the last session per server name
+  std::map<std::string, context> by_server_name;  // server: contexts of sni_certificates
 };
 
 namespace detail {

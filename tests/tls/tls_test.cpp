@@ -122,7 +122,9 @@ TEST(tls, an_ip_address_is_checked_against_the_certificates_ip_entries) {
   test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto h = co_await connect_configs(ex, client_config(), server_config(), "127.0.0.1");
     EXPECT_TRUE(h.client) << error_of(h.client).message();
-    if (h.client) EXPECT_EQ(epoch_of(*h.client).server_name, "");  // no SNI for an IP
+    if (h.client) {
+      EXPECT_EQ(epoch_of(*h.client).server_name, "");  // no SNI for an IP
+    }
     co_await close_all(h);
   });
 }
@@ -155,6 +157,24 @@ TEST(tls, a_wrong_hostname_fails_verification_as_a_hostname_mismatch) {
     if ((h.client)) co_return;
     EXPECT_EQ(h.client.error(), verify_error(X509_V_ERR_HOSTNAME_MISMATCH));
     EXPECT_NE(h.client.error().message().find("mismatch"), std::string::npos);
+    co_await close_all(h);
+  });
+}
+
+TEST(tls, the_server_chooses_its_certificate_by_the_name_the_client_asks_for) {
+  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    // The default certificate would fail verification; the one for "localhost" passes.
+    auto server_c = server_config();
+    server_c.certificate_pem = certificates().untrusted_cert_pem;
+    server_c.private_key_pem = certificates().untrusted_key_pem;
+    server_c.sni_certificates = {{.server_name = "localhost",
+                                  .certificate_pem = certificates().server_cert_pem,
+                                  .private_key_pem = certificates().server_key_pem}};
+    auto h = co_await connect_configs(ex, client_config(), server_c, "localhost");
+    EXPECT_TRUE(h.client) << error_of(h.client).message();
+    if (h.client) {
+      EXPECT_EQ(epoch_of(*h.client).peer_certificates_pem.at(0), certificates().server_cert_pem);
+    }
     co_await close_all(h);
   });
 }
@@ -285,6 +305,50 @@ TEST(tls, key_update_requesting_the_peer_keeps_data_flowing_both_ways) {
     auto got2 = co_await read_string(*h.client, 8);
     EXPECT_EQ(got2.value_or(""), "and back");
     co_await close_all(h);
+  });
+}
+
+// Forwards to an inner flow, counting the bytes written through it.
+class counting_flow final : public flow_impl {
+ public:
+  counting_flow(flow inner, std::size_t* written)
+      : flow_impl(inner.get_executor()), inner_(std::move(inner)), written_(written) {}
+  std::string description() const override { return "counting " + inner_.description(); }
+
+ protected:
+  asio::awaitable<read_result> do_read() override { return inner_.read(); }
+  asio::awaitable<write_result> do_writev(std::span<const buffer> data) override {
+    *written_ += total_size(data);
+    return inner_.writev(data);
+  }
+  asio::awaitable<void> do_shutdown_write() override { return inner_.shutdown_write(); }
+  asio::awaitable<void> do_close() override { return inner_.close(); }
+
+ private:
+  flow inner_;
+  std::size_t* written_;
+};
+
+TEST(tls, writev_gathers_small_buffers_into_full_records) {
+  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto ends = memory_pair(ex);
+    std::size_t written = 0;
+    auto counted = make_flow<counting_flow>(std::move(ends.first), &written);
+    background<result<flow>> server_side(ex, server(server_config(), std::move(ends.second)));
+    auto c = co_await client(client_config(), std::move(counted), std::string("localhost"));
+    auto s = co_await server_side.get();
+    EXPECT_TRUE(c && s);
+    if (!c || !s) co_return;
+    std::vector<buffer> parts(1000, buffer::of_string("0123456789"));
+    std::size_t before = written;
+    auto w = co_await c->writev(parts);
+    EXPECT_TRUE(w);
+    // One record per buffer would add 22 bytes of framing and tag to each: 32000 bytes.
+    EXPECT_LT(written - before, 10000u + 2 * 32);
+    auto got = co_await read_string(*s, 10000);
+    EXPECT_EQ(got.value_or("").substr(0, 20), "01234567890123456789");
+    co_await c->close();
+    co_await s->close();
   });
 }
 

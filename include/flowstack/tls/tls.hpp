@@ -47,6 +47,15 @@ struct config {
   std::string private_key_pem;
   std::string private_key_file;
 
+  // Server: other certificates, chosen by the name the client asks for (SNI); a client that
+  // names none of them, or no name, gets the certificate above.
+  struct named_certificate {
+    std::string server_name;
+    std::string certificate_pem, certificate_file;
+    std::string private_key_pem, private_key_file;
+  };
+  std::vector<named_certificate> sni_certificates;
+
   // Whom we trust: PEM text and/or a PEM file; with neither, the system's trust store.
   std::string ca_pem;
   std::string ca_file;
