@@ -540,6 +540,69 @@ asio::awaitable<void> fault_run(asio::any_io_executor ex, std::uint64_t seed) {
   co_await s->close();
 }
 
+struct read_end {
+  std::string text;
+  read_result last;  // eof or the error that ended the reading
+};
+
+// Reads until eof or an error, keeping what arrived before the end.
+asio::awaitable<read_end> read_to_end(flow& f) {
+  read_end out;
+  for (;;) {
+    auto r = co_await f.read();
+    if (!r || r->is_eof()) {
+      out.last = std::move(r);
+      co_return out;
+    }
+    out.text += r->data().as_string_view();
+  }
+}
+
+// The client writes part of its data and then its inner flow is cut (no close_notify) or the
+// client closes (close_notify first): the server reads a prefix then `truncated`, or all of it
+// then eof; nothing hangs.
+asio::awaitable<void> cut_run(asio::any_io_executor ex, std::uint64_t seed) {
+  auto ends = memory_pair(ex, memory_pair_options{.capacity = 4096});
+  ends.first.as<memory_flow>()->cut_reads(1 + seed % 17, seed);
+  ends.second.as<memory_flow>()->cut_reads(1 + seed % 29, seed + 7);
+  background<result<flow>> server_side(ex, server(server_config(), std::move(ends.second)));
+  auto c = co_await client(client_config(), std::move(ends.first), std::string("localhost"));
+  auto s = co_await server_side.get();
+  EXPECT_TRUE(c && s) << "seed " << seed;
+  if (!c || !s) co_return;
+  const std::string data = pattern(3000 + seed * 977 % 20000, seed);
+  background<read_end> server_reads(ex, read_to_end(*s));
+  background<read_end> client_reads(ex, read_to_end(*c));
+  std::size_t cut_at = seed * 7919 % data.size();
+  auto w = co_await c->write(buffer::of_string(data.substr(0, cut_at)));
+  EXPECT_TRUE(w);
+  co_await test::yield(static_cast<int>(seed % 5));
+  bool abrupt = seed % 2 == 0;
+  if (abrupt) {
+    co_await c->underlying()->close();
+  } else {
+    co_await c->close();
+  }
+  auto at_server = co_await server_reads.get();
+  EXPECT_TRUE(data.compare(0, at_server.text.size(), at_server.text) == 0) << "seed " << seed;
+  if (abrupt) {
+    EXPECT_EQ(error_of(at_server.last), make_error_code(tls_errc::truncated)) << "seed " << seed;
+  } else {
+    EXPECT_EQ(describe(at_server.last), "<eof>") << "seed " << seed;
+    EXPECT_EQ(at_server.text.size(), cut_at) << "seed " << seed;
+  }
+  co_await c->close();
+  auto at_client = co_await client_reads.get();
+  EXPECT_FALSE(at_client.last) << "seed " << seed;  // its own close ended its read
+  co_await s->close();
+}
+
+TEST(tls, a_cut_or_closed_stream_ends_in_truncated_or_eof_after_a_prefix_of_the_data) {
+  for (std::uint64_t seed = 1; seed <= 16; ++seed) {
+    test::run([seed](asio::any_io_executor ex) { return cut_run(ex, seed); }, 20s);
+  }
+}
+
 TEST(tls, ciphertext_cut_anywhere_carries_every_byte_exactly_once_both_ways) {
   for (std::uint64_t seed = 1; seed <= 24; ++seed) {
     test::run([seed](asio::any_io_executor ex) { return fault_run(ex, seed); }, 20s);
