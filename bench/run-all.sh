@@ -106,6 +106,7 @@ step() {
   if wanted memory; then
     step 240 "$bench" memory --connections "$connections" --runs "$memory_runs"
   fi
+  if wanted bulk || wanted pingpong; then step 240 "$build/bench/flowstack_vchan_bench" --bytes "$bulk_bytes" --round-trips "$round_trips" --runs "$runs"; fi
   if wanted buffer; then
     echo "buffer micro-benchmarks (Google Benchmark; time per operation)"
     # Only the result rows: the context block is the same on every run.
