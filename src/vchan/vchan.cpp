@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -158,7 +159,11 @@ bool spin_until(Ready ready) {
   auto until = std::chrono::steady_clock::now() + spin_time;
   for (int i = 0;; ++i) {
     if (ready()) return true;
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
+    if ((i & 63) == 63) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      // When the peer shares our core it cannot answer while we poll: give it the core.
+      ::sched_yield();
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();  // lets the sibling hyper-thread run while we poll
 #endif
