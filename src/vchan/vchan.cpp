@@ -153,17 +153,26 @@ asio::awaitable<void> watch_link(std::shared_ptr<channel_state> s) {
   }
 }
 
+// Polling pays only when the peer can run at the same time: not when this process may use a
+// single CPU (yielding there instead hands the core to whatever else is runnable, for a whole
+// time slice).
+bool worth_polling() {
+  static const bool several_cpus = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    return ::sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) > 1;
+  }();
+  return several_cpus;
+}
+
 // Polls `ready` for a short while; true as soon as it holds.
 template <typename Ready>
 bool spin_until(Ready ready) {
+  if (!worth_polling()) return ready();
   auto until = std::chrono::steady_clock::now() + spin_time;
   for (int i = 0;; ++i) {
     if (ready()) return true;
-    if ((i & 63) == 63) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      // When the peer shares our core it cannot answer while we poll: give it the core.
-      ::sched_yield();
-    }
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();  // lets the sibling hyper-thread run while we poll
 #endif
