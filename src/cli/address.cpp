@@ -69,6 +69,8 @@ std::string option_usage(const option_spec& o) {
       return o.name + "=MS";
     case option_type::bytes:
       return o.name + "=BYTES";
+    case option_type::text:
+      return o.name + "=VALUE";
   }
   return o.name;
 }
@@ -164,8 +166,7 @@ expected<endpoint, std::string> check_element(const element& e, const kind& k) {
       return parse_error(e.text + ": unknown option " + quoted(o.name) + ", expected one of " +
                          expected_options);
     }
-    if (ep.options.contains(o.name))
-      return parse_error(e.text + ": option " + quoted(o.name) + " given twice");
+    if (ep.has(o.name)) return parse_error(e.text + ": option " + quoted(o.name) + " given twice");
     auto option_wrong = [&](const std::string& what) {
       return parse_error(e.text + ": " + what + ", expected " + option_usage(*spec));
     };
@@ -176,6 +177,10 @@ expected<endpoint, std::string> check_element(const element& e, const kind& k) {
     }
     if (!o.value || o.value->empty())
       return option_wrong("option " + quoted(o.name) + " needs a value");
+    if (spec->type == option_type::text) {
+      ep.texts[o.name] = *o.value;
+      continue;
+    }
     auto v = parse_number(*o.value, spec->type == option_type::bytes);
     if (!v) return option_wrong(o.name + " value " + quoted(*o.value) + " is not a number");
     if (*v < spec->min)
@@ -343,9 +348,11 @@ expected<address, std::string> parse_address(std::string_view text, const kind_r
     if (k->expand) {
       if (depth >= 8) return parse_error(e.text + ": shorthand expands too deeply");
       auto parts = k->expand(e);
-      for (auto part = parts.rbegin(); part != parts.rend(); ++part)
-        todo.emplace_back(std::move(*part), depth + 1);
-      continue;
+      if (!parts.empty()) {
+        for (auto part = parts.rbegin(); part != parts.rend(); ++part)
+          todo.emplace_back(std::move(*part), depth + 1);
+        continue;
+      }
     }
     elements.emplace_back(std::move(e), k);
   }
@@ -368,6 +375,11 @@ expected<address, std::string> parse_address(std::string_view text, const kind_r
       a.transport = std::move(*ep);
     else
       a.layers.push_back(std::move(*ep));
+  }
+  for (const auto& layer : a.layers) {
+    if (!layer.kind->check_part) continue;
+    if (auto what = layer.kind->check_part(layer, a.is_listener()))
+      return parse_error(layer.text + ": " + *what + ", expected " + layer.kind->usage);
   }
   return a;
 }

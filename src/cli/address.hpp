@@ -71,7 +71,8 @@ enum class arg_shape {
   text,                // anything, checked by the kind itself when it opens
 };
 
-enum class option_type { flag, count, milliseconds, bytes };
+// text: a value required, kept as written (escapes resolved); read with endpoint::text().
+enum class option_type { flag, count, milliseconds, bytes, text };
 
 struct option_spec {
   std::string name;
@@ -88,11 +89,19 @@ struct endpoint {
   std::uint16_t port = 0;
   std::string path;                              // path and text shapes
   std::map<std::string, std::uint64_t> options;  // flags hold 1
+  std::map<std::string, std::string> texts;      // text options
 
-  bool has(std::string_view name) const { return options.contains(std::string(name)); }
+  bool has(std::string_view name) const {
+    return options.contains(std::string(name)) || texts.contains(std::string(name));
+  }
   std::optional<std::uint64_t> value(std::string_view name) const {
     auto it = options.find(std::string(name));
     if (it == options.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<std::string> text_value(std::string_view name) const {
+    auto it = texts.find(std::string(name));
+    if (it == texts.end()) return std::nullopt;
     return it->second;
   }
 };
@@ -136,10 +145,14 @@ struct kind {
   std::string help;   // one line for --help
   std::vector<option_spec> options;
   // A shorthand rewrites its element as several, outermost first (`tls:H:P` -> `tls`, `tcp:H:P`).
-  // The result is parsed like written elements.
+  // The result is parsed like written elements. Nothing means the element is written in full:
+  // one name may be both (`tls` is a layer, `tls:H:P` a shorthand).
   std::function<std::vector<element>(const element&)> expand;
   // Checks that concern several options at once; returns what is wrong, or nothing.
   std::function<std::optional<std::string>(const endpoint&)> check;
+  // Layers: checks that depend on the part the layer takes, the server's (`accepted`: over a
+  // listener) or the client's; returns what is wrong, or nothing.
+  std::function<std::optional<std::string>(const endpoint&, bool accepted)> check_part;
 
   connect_fn connect;  // connectors
   listen_fn listen;    // listeners

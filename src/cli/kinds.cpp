@@ -1,9 +1,11 @@
 #include "kinds.hpp"
 
+#include <algorithm>
 #include <asio/ip/address.hpp>
 #include <chrono>
 #include <flowstack/socket/tcp.hpp>
 #include <flowstack/socket/unix.hpp>
+#include <flowstack/tls/tls.hpp>
 #include <optional>
 
 #include "stdio_flow.hpp"
@@ -125,7 +127,108 @@ const option_spec max_children_option{
     "max-children", option_type::count,
     "with fork: relays at once, default 64; later peers wait to be accepted", 1};
 
+// ---- tls ----
+
+const std::vector<option_spec> tls_options{
+    {"ca", option_type::text, "trusted CAs (PEM file); default: the system's"},
+    {"cert", option_type::text, "our certificate chain (PEM file); needed when accepting"},
+    {"key", option_type::text, "our private key (PEM file); needed when accepting"},
+    {"sni", option_type::text, "client: the server name sent and verified"},
+    {"alpn", option_type::text, "protocols offered/accepted, separated by ':' (h2:http/1.1)"},
+    {"verify", option_type::count, "1 (default): verify the peer's certificate; 0: don't"},
+    {"allow-truncation", option_type::flag, "a peer's eof without close_notify is eof"},
+};
+
+bool is_tls_option(const std::string& name) {
+  return std::any_of(tls_options.begin(), tls_options.end(),
+                     [&](const option_spec& o) { return o.name == name; });
+}
+
+std::optional<std::string> check_tls(const endpoint& ep) {
+  if (ep.value("verify").value_or(1) > 1) return "verify must be 0 or 1";
+  if (ep.has("cert") != ep.has("key")) return "cert and key go together";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_tls_part(const endpoint& ep, bool accepted) {
+  if (accepted && !ep.has("cert")) return "accepting TLS needs cert=FILE and key=FILE";
+  if (!accepted && ep.value("verify").value_or(1) == 1 && !ep.has("sni"))
+    return "verifying the server needs sni=NAME (or verify=0)";
+  return std::nullopt;
+}
+
+tls::config tls_config_of(const endpoint& ep) {
+  tls::config c;
+  c.ca_file = ep.text_value("ca").value_or("");
+  c.certificate_file = ep.text_value("cert").value_or("");
+  c.private_key_file = ep.text_value("key").value_or("");
+  c.verify_peer = ep.value("verify").value_or(1) == 1;
+  c.allow_truncation = ep.has("allow-truncation");
+  std::string alpn = ep.text_value("alpn").value_or("");
+  for (std::size_t begin = 0; !alpn.empty() && begin <= alpn.size();) {
+    auto end = std::min(alpn.find(':', begin), alpn.size());
+    if (end > begin) c.alpn.push_back(alpn.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return c;
+}
+
+asio::awaitable<result<flow>> wrap_tls(flow inner, const endpoint& ep, const open_context& ctx) {
+  auto config = tls_config_of(ep);
+  if (ctx.accepted) {
+    if (config.certificate_file.empty() || config.private_key_file.empty())
+      co_return fail(tls::tls_errc::invalid_config);
+    auto f = co_await tls::server(config, std::move(inner));
+    co_return f;
+  }
+  std::string server_name = ep.text_value("sni").value_or("");
+  auto f = co_await tls::client(config, std::move(inner), std::move(server_name));
+  co_return f;
+}
+
+// Splits a shorthand's options: TLS ones to the layer, the rest to the transport.
+std::vector<element> expand_tls(const element& e, const std::string& transport, bool client) {
+  element layer{"tls", std::nullopt, {}, "tls"};
+  element inner{transport, e.args, {}, transport + (e.args ? ":" + *e.args : "")};
+  for (const auto& o : e.options) (is_tls_option(o.name) ? layer : inner).options.push_back(o);
+  bool has_sni = std::any_of(layer.options.begin(), layer.options.end(),
+                             [](const option& o) { return o.name == "sni"; });
+  if (client && !has_sni && e.args) {
+    // The name to verify is the host connected to, as a browser does.
+    if (auto hp = parse_host_port(*e.args, false)) layer.options.push_back({"sni", hp->host});
+  }
+  return {layer, inner};
+}
+
 }  // namespace
+
+void add_tls_kinds(kind_registry& kinds) {
+  kinds.add({
+      .name = "tls",
+      .role = kind_role::layer,
+      .args = arg_shape::none,
+      .usage = "tls[,OPTION...]|TRANSPORT",
+      .help =
+          "TLS: server over a listener, else client; tls:HOST:PORT = tls,sni=HOST|tcp:HOST:PORT",
+      .options = tls_options,
+      // `tls` alone is the layer; `tls:HOST:PORT` stands for the layer over tcp.
+      .expand = [](const element& e) -> std::vector<element> {
+        if (!e.args) return {};
+        return expand_tls(e, "tcp", true);
+      },
+      .check = check_tls,
+      .check_part = check_tls_part,
+      .wrap = wrap_tls,
+  });
+  kinds.add({
+      .name = "tls-listen",
+      .role = kind_role::listener,
+      .args = arg_shape::optional_host_port,
+      .usage = "tls-listen:[HOST:]PORT,cert=FILE,key=FILE",
+      .help = "tls,OPTIONS|tcp-listen:[HOST:]PORT (tcp-listen's options such as fork go there)",
+      .expand = [](const element& e) { return expand_tls(e, "tcp-listen", false); },
+  });
+}
 
 void add_transport_kinds(kind_registry& kinds) {
   kinds.add({
@@ -189,6 +292,7 @@ void add_vchan_kinds(kind_registry& kinds);  // vchan_kinds.cpp
 kind_registry default_kinds() {
   kind_registry kinds;
   add_transport_kinds(kinds);
+  add_tls_kinds(kinds);
   add_vchan_kinds(kinds);
   return kinds;
 }

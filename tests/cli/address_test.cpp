@@ -312,7 +312,7 @@ TEST(address_malformed, host_with_invalid_characters) {
 TEST(address_malformed, unknown_kind_lists_the_known_ones) {
   EXPECT_EQ(parse_error("localhost:80"),
             "unknown kind 'localhost' in 'localhost:80', expected one of -, tcp, tcp-listen, "
-            "unix, unix-listen, vchan, vchan-listen");
+            "unix, unix-listen, tls, tls-listen, vchan, vchan-listen");
 }
 
 TEST(address_malformed, unknown_option_lists_the_known_ones) {
@@ -369,6 +369,76 @@ TEST(address_malformed, tcp_listen_without_port) {
 TEST(address_malformed, number_too_large_for_64_bits) {
   EXPECT_EQ(parse_error("tcp:h:1,rcvbuf=99999999999999999999"),
             "tcp:h:1: rcvbuf value '99999999999999999999' is not a number, expected rcvbuf=BYTES");
+}
+
+// ---- text options and tls
+// ------------------------------------------------------------------------
+
+TEST(address_tls, text_option_keeps_its_value_with_escapes_resolved) {
+  auto a = parse_ok("tls,sni=localhost,ca=/tmp/a\\,b\\|c.pem|tcp:h:1");
+  ASSERT_EQ(a.layers.size(), 1u);
+  EXPECT_EQ(a.layers[0].text_value("sni"), "localhost");
+  EXPECT_EQ(a.layers[0].text_value("ca"), "/tmp/a,b|c.pem");
+  EXPECT_FALSE(a.layers[0].text_value("cert"));
+}
+
+TEST(address_tls, text_option_needs_a_value) {
+  EXPECT_NE(parse_error("tls,sni|tcp:h:1").find("option 'sni' needs a value, expected sni=VALUE"),
+            std::string::npos);
+  EXPECT_NE(parse_error("tls,sni=|tcp:h:1").find("option 'sni' needs a value"), std::string::npos);
+}
+
+TEST(address_tls, shorthand_is_the_layer_over_tcp_with_the_host_as_server_name) {
+  auto a = parse_ok("tls:example.org:443,ca=ca.pem,nodelay");
+  ASSERT_EQ(a.layers.size(), 1u);
+  EXPECT_EQ(a.layers[0].kind->name, "tls");
+  EXPECT_EQ(a.layers[0].text_value("sni"), "example.org");
+  EXPECT_EQ(a.layers[0].text_value("ca"), "ca.pem");
+  EXPECT_EQ(a.transport.kind->name, "tcp");
+  EXPECT_EQ(a.transport.host, "example.org");
+  EXPECT_EQ(a.transport.port, 443);
+  EXPECT_TRUE(a.transport.has("nodelay"));
+  EXPECT_FALSE(a.layers[0].has("nodelay"));
+}
+
+TEST(address_tls, shorthand_keeps_a_given_server_name) {
+  auto a = parse_ok("tls:127.0.0.1:443,sni=localhost");
+  ASSERT_EQ(a.layers.size(), 1u);
+  EXPECT_EQ(a.layers[0].text_value("sni"), "localhost");
+}
+
+TEST(address_tls, listen_shorthand_gives_tls_options_to_the_layer_and_the_rest_to_tcp_listen) {
+  auto a = parse_ok("tls-listen:127.0.0.1:8443,cert=c.pem,key=k.pem,fork,max-children=3,alpn=a:b");
+  ASSERT_EQ(a.layers.size(), 1u);
+  EXPECT_EQ(a.layers[0].text_value("cert"), "c.pem");
+  EXPECT_EQ(a.layers[0].text_value("key"), "k.pem");
+  EXPECT_EQ(a.layers[0].text_value("alpn"), "a:b");
+  EXPECT_EQ(a.transport.kind->name, "tcp-listen");
+  EXPECT_EQ(a.transport.port, 8443);
+  EXPECT_TRUE(a.transport.has("fork"));
+  EXPECT_EQ(a.transport.value("max-children"), 3u);
+  EXPECT_TRUE(a.is_listener());
+}
+
+TEST(address_tls, accepting_without_certificate_says_what_is_needed) {
+  EXPECT_NE(parse_error("tls-listen:8443").find("accepting TLS needs cert=FILE and key=FILE"),
+            std::string::npos);
+  EXPECT_NE(parse_error("tls|unix-listen:/tmp/x").find("accepting TLS needs cert=FILE"),
+            std::string::npos);
+}
+
+TEST(address_tls, certificate_without_key_is_an_error) {
+  EXPECT_NE(parse_error("tls-listen:8443,cert=c.pem").find("cert and key go together"),
+            std::string::npos);
+}
+
+TEST(address_tls, verifying_client_layer_needs_a_server_name) {
+  EXPECT_NE(parse_error("tls|unix:/tmp/x").find("needs sni=NAME"), std::string::npos);
+  parse_ok("tls,verify=0|unix:/tmp/x");
+}
+
+TEST(address_tls, verify_is_zero_or_one) {
+  EXPECT_NE(parse_error("tls:h:1,verify=2").find("verify must be 0 or 1"), std::string::npos);
 }
 
 }  // namespace
