@@ -6,8 +6,8 @@
 // does, validation must give a value or vchan_errc::corrupt, never read or write outside the
 // memory (the sanitizers check) nor report more bytes than a ring holds.
 //
-// With clang this is a libFuzzer target; with FLOWSTACK_FUZZ_REPLAY (g++) it gets a main that
-// replays the files and directories named on the command line.
+// With clang this is a libFuzzer target; with g++ it is linked with replay_main.cpp, which runs
+// it over the files and directories named on the command line (the corpus).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -89,38 +89,3 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   return 0;
 }
-
-#ifdef FLOWSTACK_FUZZ_REPLAY
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <string>
-
-int main(int argc, char** argv) {
-  std::vector<std::filesystem::path> inputs;
-  for (int i = 1; i < argc; ++i) {
-    std::filesystem::path p(argv[i]);
-    if (std::filesystem::is_directory(p)) {
-      for (const auto& entry : std::filesystem::directory_iterator(p))
-        if (entry.is_regular_file()) inputs.push_back(entry.path());
-    } else {
-      inputs.push_back(p);
-    }
-  }
-  if (inputs.empty()) {
-    std::fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);
-    return 2;
-  }
-  for (const auto& p : inputs) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "cannot read %s\n", p.c_str());
-      return 1;
-    }
-    std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  }
-  std::printf("vchan_header_fuzz: %zu inputs replayed\n", inputs.size());
-  return 0;
-}
-#endif

@@ -2,6 +2,7 @@
 // names remember where they started so that compression pointers can be checked against the
 // names read before them.
 #include <flowstack/dns/message.hpp>
+#include <flowstack/dns/print.hpp>
 
 #include <algorithm>
 #include <string>
@@ -10,39 +11,6 @@ namespace flowstack::dns {
 namespace {
 
 constexpr int max_pointer_jumps = 64;
-
-std::string type_name(rr_type t) {
-  switch (t) {
-    case rr_type::a:
-      return "A";
-    case rr_type::ns:
-      return "NS";
-    case rr_type::cname:
-      return "CNAME";
-    case rr_type::soa:
-      return "SOA";
-    case rr_type::ptr:
-      return "PTR";
-    case rr_type::mx:
-      return "MX";
-    case rr_type::txt:
-      return "TXT";
-    case rr_type::aaaa:
-      return "AAAA";
-    case rr_type::srv:
-      return "SRV";
-    case rr_type::opt:
-      return "OPT";
-    case rr_type::svcb:
-      return "SVCB";
-    case rr_type::https:
-      return "HTTPS";
-    case rr_type::caa:
-      return "CAA";
-    default:
-      return "TYPE" + std::to_string(static_cast<unsigned>(t));
-  }
-}
 
 class decoder {
  public:
@@ -186,7 +154,7 @@ result<rdata> decoder::read_rdata(rr_type type, rr_class rclass, std::size_t sta
   std::size_t size = end - start;
   auto mismatch = [&]() {
     return error(dns_errc::rdata_length_mismatch, start,
-                 "rdata length does not match record type " + type_name(type) + " (" +
+                 "rdata length does not match record type " + type_to_string(type) + " (" +
                      std::to_string(size) + " octets)");
   };
   auto opaque = [&]() -> rdata {
