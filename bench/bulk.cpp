@@ -94,35 +94,18 @@ double flowstack_bulk(std::uint64_t bytes, std::size_t chunk) {
 
 double plain_bulk(std::uint64_t bytes, std::size_t chunk) {
   auto l = plain_listen();
-  std::uint64_t received = 0;
-  clock::time_point end;
-  bool ok = false;
-  std::thread receiver([&] {
-    int fd = plain_accept(l.fd);
-    if (fd < 0) return;
-    set_io_timeout(fd, run_limit);
-    auto n = recv_until_eof(fd, chunk);
-    end = clock::now();
-    ::close(fd);
-    ok = n.has_value();
-    received = n.value_or(0);
-  });
+  plain_sink sink(l.fd, chunk, run_limit);
   int fd = plain_connect(l.port);
   if (fd < 0) die("plain bulk connect failed");
   set_io_timeout(fd, run_limit);
-  std::vector<char> block(chunk, 'x');
   auto start = clock::now();
-  for (std::uint64_t left = bytes; left > 0;) {
-    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk));
-    if (!send_all(fd, block.data(), n)) die("plain bulk send failed");
-    left -= n;
-  }
+  if (!send_blocks(fd, bytes, chunk)) die("plain bulk send failed");
   ::shutdown(fd, SHUT_WR);
   recv_until_eof(fd);
   ::close(fd);
-  receiver.join();
+  auto [received, end] = sink.join();
   ::close(l.fd);
-  if (!ok || received != bytes) die("plain bulk: received " + std::to_string(received));
+  if (received != bytes) die("plain bulk: received " + std::to_string(received.value_or(0)));
   return static_cast<double>(bytes) / std::chrono::duration<double>(end - start).count();
 }
 

@@ -205,6 +205,35 @@ std::optional<std::uint64_t> recv_until_eof(int fd, std::size_t chunk) {
   }
 }
 
+bool send_blocks(int fd, std::uint64_t bytes, std::size_t chunk) {
+  std::vector<char> block(chunk, 'x');
+  for (std::uint64_t left = bytes; left > 0;) {
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk));
+    if (!send_all(fd, block.data(), n)) return false;
+    left -= n;
+  }
+  return true;
+}
+
+plain_sink::plain_sink(int listen_fd, std::size_t chunk, std::chrono::seconds io_limit)
+    : thread_([this, listen_fd, chunk, io_limit] {
+        int fd = plain_accept(listen_fd);
+        if (fd < 0) return;
+        set_io_timeout(fd, io_limit);
+        receipt_.bytes = recv_until_eof(fd, chunk);
+        receipt_.end = clock::now();
+        ::close(fd);
+      }) {}
+
+plain_sink::~plain_sink() {
+  if (thread_.joinable()) thread_.join();
+}
+
+plain_sink::receipt plain_sink::join() {
+  if (thread_.joinable()) thread_.join();
+  return receipt_;
+}
+
 std::uint16_t free_port() {
   auto l = plain_listen(0);
   ::close(l.fd);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace flowstack::bench {
@@ -47,6 +48,31 @@ bool send_all(int fd, const void* data, std::size_t size);
 bool recv_exact(int fd, void* data, std::size_t size);
 // Receives until eof and returns the byte count, or nullopt on error.
 std::optional<std::uint64_t> recv_until_eof(int fd, std::size_t chunk = 64 * 1024);
+
+// Sends `bytes` in blocks of `chunk` bytes; false when a send fails.
+bool send_blocks(int fd, std::uint64_t bytes, std::size_t chunk);
+
+// A thread that accepts one connection on `listen_fd` and reads it to eof: the receiving end of
+// the bulk and relay benchmarks.
+class plain_sink {
+ public:
+  struct receipt {
+    std::optional<std::uint64_t> bytes;  // none when accept or a recv failed
+    clock::time_point end;               // when eof arrived
+  };
+
+  plain_sink(int listen_fd, std::size_t chunk, std::chrono::seconds io_limit);
+  plain_sink(const plain_sink&) = delete;
+  plain_sink& operator=(const plain_sink&) = delete;
+  ~plain_sink();
+
+  // Waits for the thread (shut the listening fd down first to end a sink that never got a peer).
+  receipt join();
+
+ private:
+  receipt receipt_;
+  std::thread thread_;
+};
 
 // A port nobody listens on right now (bound and released: good enough on a quiet loopback).
 std::uint16_t free_port();

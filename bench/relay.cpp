@@ -25,48 +25,30 @@ struct relay_kind {
 };
 
 double relay_once(const relay_kind& kind, std::uint64_t bytes, std::size_t chunk) {
-  auto sink = plain_listen();
-  std::uint64_t received = 0;
-  clock::time_point end;
-  bool ok = false;
-  std::thread sink_thread([&] {
-    int fd = plain_accept(sink.fd);
-    if (fd < 0) return;
-    set_io_timeout(fd, run_limit);
-    auto n = recv_until_eof(fd, chunk);
-    end = clock::now();
-    ::close(fd);
-    ok = n.has_value();
-    received = n.value_or(0);
-  });
-
+  auto sink_listener = plain_listen();
+  plain_sink sink(sink_listener.fd, chunk, run_limit);
   auto in_port = free_port();
-  auto relay = spawn(kind.command(in_port, sink.port), child_output::inherit);
+  auto relay = spawn(kind.command(in_port, sink_listener.port), child_output::inherit);
   if (!wait_listening(in_port, std::chrono::seconds(5))) {
     wait_child(relay, std::chrono::milliseconds(0));
-    ::shutdown(sink.fd, SHUT_RDWR);
-    sink_thread.join();
+    ::shutdown(sink_listener.fd, SHUT_RDWR);
+    sink.join();
     die(std::string(kind.name) + " did not start listening on port " + std::to_string(in_port));
   }
   int fd = plain_connect(in_port);
   if (fd < 0) die(std::string("cannot connect to ") + kind.name);
   set_io_timeout(fd, run_limit);
-  std::vector<char> block(chunk, 'r');
   auto start = clock::now();
-  for (std::uint64_t left = bytes; left > 0;) {
-    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk));
-    if (!send_all(fd, block.data(), n)) die(std::string("sending into ") + kind.name + " failed");
-    left -= n;
-  }
+  if (!send_blocks(fd, bytes, chunk)) die(std::string("sending into ") + kind.name + " failed");
   ::shutdown(fd, SHUT_WR);
   recv_until_eof(fd);  // the relay passes the sink's close back
   ::close(fd);
-  sink_thread.join();
-  ::close(sink.fd);
+  auto [received, end] = sink.join();
+  ::close(sink_listener.fd);
   int status = wait_child(relay, std::chrono::seconds(5));
-  if (!ok || received != bytes) {
-    die(std::string(kind.name) + ": the sink received " + std::to_string(received) + " of " +
-        std::to_string(bytes) + " bytes");
+  if (received != bytes) {
+    die(std::string(kind.name) + ": the sink received " + std::to_string(received.value_or(0)) +
+        " of " + std::to_string(bytes) + " bytes");
   }
   if (status != 0) {
     std::fprintf(stderr, "  note: %s exited with status %d after the transfer\n", kind.name,
