@@ -5,15 +5,18 @@
 // case-insensitively, type, class); anything else is dropped and the wait goes on (RFC 5452).
 // The answer comes back with the caller's id restored and nothing else changed.
 //
+// A query has no deadline of its own: wrap it in with_timeout (core/combinators.hpp). Cancelling
+// it frees its id and its socket at once.
+//
 // UDP: one datagram channel per query (a fresh random source port), the query resent every
-// `resend_interval` until `timeout`.
+// `resend_interval` until it is answered or cancelled.
 // TCP: one connection carries every query in flight at once; answers may come in any order.
 // The connection is opened on first use, closed after `idle_timeout` without queries, and
 // reopened when needed; a failed write reconnects and retries once; when the connection ends,
 // every query waiting on it fails at once.
 //
 // At most `max_in_flight` queries wait on one upstream; more wait for a turn (back-pressure),
-// within their own timeout.
+// as long as their caller lets them.
 #pragma once
 
 #include <flowstack/core/error.hpp>
@@ -42,10 +45,9 @@ class upstream {
  public:
   virtual ~upstream() = default;
 
-  // Sends `query` (one question) and waits at most `timeout` for its answer. Errors: the
-  // transport's, flow_errc::timeout, or dns_errc for an answer that does not decode.
-  virtual asio::awaitable<result<message>> query(const message& query,
-                                                 std::chrono::milliseconds timeout) = 0;
+  // Sends `query` (one question) and waits for its answer. Errors: the transport's, or
+  // flow_errc::closed when close() was called or the TCP connection ended.
+  virtual asio::awaitable<result<message>> query(const message& query) = 0;
 
   // Fails every waiting query with flow_errc::closed and closes the connection or sockets.
   virtual asio::awaitable<void> close() = 0;
