@@ -4,7 +4,8 @@
 # Debian packages the build, the tests and the benchmarks need.
 PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev ccache \
             libasio-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev \
-            socat iperf3 iproute2 procps openssl knot-dnsutils
+            socat iperf3 iproute2 procps openssl knot-dnsutils \
+            dnsperf dnsdist dnsmasq-base unbound
 
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
