@@ -50,6 +50,10 @@ class dns_category_impl final : public std::error_category {
         return "size limit too small for a DNS header";
       case dns_errc::message_too_large:
         return "DNS message longer than 65535 octets";
+      case dns_errc::no_answer:
+        return "no upstream server answered";
+      case dns_errc::not_a_query:
+        return "not a standard query with exactly one question";
     }
     return "unknown dns error " + std::to_string(code);
   }

@@ -36,6 +36,8 @@ enum class dns_errc {
   rdata_too_long,        // rdata longer than 65535 octets
   size_limit_too_small,  // the size limit has no room for the 12-octet header
   message_too_large,     // a TCP message longer than 65535 octets
+  no_answer,             // every upstream server asked failed or timed out
+  not_a_query,           // a client message that is not a standard query with one question
 };
 
 const std::error_category& dns_category() noexcept;
