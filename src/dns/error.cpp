@@ -54,6 +54,8 @@ class dns_category_impl final : public std::error_category {
         return "no upstream server answered";
       case dns_errc::not_a_query:
         return "not a standard query with exactly one question";
+      case dns_errc::bad_config:
+        return "DNS forwarder configuration does not parse";
     }
     return "unknown dns error " + std::to_string(code);
   }

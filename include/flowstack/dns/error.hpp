@@ -38,6 +38,8 @@ enum class dns_errc {
   message_too_large,     // a TCP message longer than 65535 octets
   no_answer,             // every upstream server asked failed or timed out
   not_a_query,           // a client message that is not a standard query with one question
+  // Configuration
+  bad_config,  // a forwarder config or resolv.conf that does not parse (config_error says where)
 };
 
 const std::error_category& dns_category() noexcept;
