@@ -11,8 +11,9 @@
 //     asked again over TCP; a query that came over TCP goes upstream over TCP.
 //     A group's answer: the first success (NOERROR with answers) ends the wait at once;
 //     otherwise, when every online server of the group has answered or timed out, the best of
-//     NXDOMAIN, then NODATA, then any other rcode. Without one of those, the next group is
-//     asked; after the last, the query has failed.
+//     NXDOMAIN, then NODATA. Without one of those, the next group is asked; after the last,
+//     the best other answer (SERVFAIL, REFUSED, …) is returned, or the error no_answer when no
+//     server answered at all.
 //  A server that misses `assume_offline_after` answers in a row is offline: it is still sent
 //  every query (live traffic probes it) but nobody waits for it, and its first answer brings it
 //  back.
