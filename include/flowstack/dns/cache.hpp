@@ -30,9 +30,10 @@ struct cache_stats {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
   std::uint64_t insertions = 0;
-  std::uint64_t evictions = 0;
+  std::uint64_t evictions = 0;  // entries dropped to stay within max_entries / max_bytes
   std::size_t entries = 0;
   std::size_t bytes = 0;
+  std::uint64_t expirations = 0;  // entries found expired by a lookup (also counted as misses)
 };
 
 class cache {
