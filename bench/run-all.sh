@@ -11,8 +11,8 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: bench/run-all.sh BUILD_DIR [options]
-  --runs N        runs of each contender (default 5; memory uses 3)
-  --only LIST     comma-separated subset of: bulk,pingpong,relay,memory,buffer
+  --runs N        runs of each contender (default 5; memory and dns use 3)
+  --only LIST     comma-separated subset of: bulk,pingpong,relay,memory,buffer,dns
   --quick         smaller transfers and fewer connections (a smoke test, not a result)
   --append FILE   also append the report, as a Markdown section, to FILE
 EOF
@@ -25,7 +25,7 @@ fi
 build=$1
 shift
 runs=5
-only="bulk,pingpong,relay,memory,buffer"
+only="bulk,pingpong,relay,memory,buffer,dns"
 quick=0
 append=""
 while [[ $# -gt 0 ]]; do
@@ -54,6 +54,12 @@ else
   bulk_bytes=1G relay_bytes=512M round_trips=20000 connections=10000 memory_runs=3
 fi
 [[ $runs -lt $memory_runs ]] && memory_runs=$runs
+# DNS forwarders (bench/dns/run.sh): six contenders of 12 s each per run.
+if [[ $quick == 1 ]]; then
+  dns_args=(--runs 1 --duration 3 --warmup 1)
+else
+  dns_args=(--runs "$((runs < 3 ? runs : 3))")
+fi
 
 wanted() { [[ ,$only, == *,$1,* ]]; }
 
@@ -107,6 +113,9 @@ step() {
     step 240 "$bench" memory --connections "$connections" --runs "$memory_runs"
   fi
   if wanted bulk || wanted pingpong; then step 240 "$build/bench/flowstack_vchan_bench" --bytes "$bulk_bytes" --round-trips "$round_trips" --runs "$runs"; fi
+  if wanted dns; then
+    step 600 "$(dirname "$0")/dns/run.sh" --flowstack "$cli" "${dns_args[@]}"
+  fi
   if wanted buffer; then
     echo "buffer micro-benchmarks (Google Benchmark; time per operation)"
     # Only the result rows: the context block is the same on every run.
