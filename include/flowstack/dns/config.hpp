@@ -1,6 +1,6 @@
 // The forwarder's configuration, in ocaml-dns-forward's line format:
 //
-//   # whole-line comments
+//   # comments: a word that starts with '#' starts one, to the end of the line
 //   nameserver 10.0.0.2            # UDP/TCP port 53
 //   nameserver 2001:db8::1#5353    # also [2001:db8::1]:5353
 //   zone example.com corp.local    # names this server is asked about (default: every name)
@@ -11,6 +11,12 @@
 //
 // `zone`, `timeout` and `order` apply to the nameserver line above them. Two configs compare
 // equal when they mean the same: servers and zones are sets, names compare case-insensitively.
+//
+// The parser is stricter than ocaml-dns-forward's, which skips lines it does not know: an unknown
+// keyword (keywords are lowercase), a zone/timeout/order line before any nameserver, a
+// nameserver listed twice, a timeout, order, search or assume-offline-after given twice, or a
+// value out of range (timeout 1..86400000 ms, order an int, assume-offline-after >= 1, port
+// 1..65535) is an error naming the line. Several `zone` lines for one server add up.
 #pragma once
 
 #include <flowstack/core/error.hpp>
@@ -19,6 +25,7 @@
 #include <asio/ip/address.hpp>
 
 #include <chrono>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -37,11 +44,16 @@ struct server_address {
   std::string to_string() const;
 
   friend bool operator==(const server_address&, const server_address&) = default;
-  friend auto operator<=>(const server_address&, const server_address&) = default;
+  // asio's addresses have < and == but no <=>: the return type must be spelled out for the
+  // defaulted comparison to use them (with `auto` it would be deleted).
+  friend std::strong_ordering operator<=>(const server_address&, const server_address&) = default;
 };
 
 // Accepts "10.0.0.2", "10.0.0.2#53", "10.0.0.2:53", "2001:db8::1", "2001:db8::1#53", "::1",
 // "[2001:db8::1]" and "[2001:db8::1]:53". A bare IPv6 address never takes a ':PORT' suffix.
+// Link-local IPv6 addresses may carry a scope (RFC 4007 §11): "fe80::1%2" or "fe80::1%eth0",
+// where the interface must exist when the text is parsed; to_string prints the scope as a
+// number. A scope on any other address is an error: it would be ignored.
 result<server_address> parse_server_address(std::string_view text);
 
 struct server_config {
@@ -56,7 +68,8 @@ struct config {
   std::vector<name> search;
   std::optional<unsigned> assume_offline_after;  // none: servers never go offline
 
-  // Same meaning: the same servers (as a set, zones as sets), the same search list.
+  // Same meaning: the same servers (as a set, zones as sets), the same search list, the same
+  // assume_offline_after.
   friend bool operator==(const config& a, const config& b);
 };
 
@@ -72,11 +85,19 @@ struct config_error {
 // Fails with dns_errc::bad_config; `detail` (if given) says which line and why.
 result<config> parse_config(std::string_view text, config_error* detail = nullptr);
 
-// The config in the line format; parse_config(to_string(c)) == c.
+// The config in the line format; parse_config(to_string(c)) == c for every config
+// parse_config or parse_resolv_conf can return (and any other whose servers have distinct
+// addresses and whose values are in the ranges above). Defaults are left out.
 std::string to_string(const config& c);
 
 // The servers (port 53, default timeout, order 0) and `search`/`domain` lines of a
-// resolv.conf(5) file. Unknown options are ignored, as the C library does.
+// resolv.conf(5) file. Unknown options are ignored, as the C library does; '#' and ';' start
+// comments; the last `search` or `domain` line wins and "search ." (systemd-resolved) means no
+// search domain. Unlike the C library, a nameserver or domain that does not parse is an error
+// naming the line rather than a silently missing server; a server listed twice counts once; all
+// nameservers are kept (no limit of 3); no nameserver gives no servers (no 127.0.0.1 fallback,
+// which would make a forwarder ask itself). Nameservers take the same forms as
+// parse_server_address, scoped link-local addresses included.
 result<config> parse_resolv_conf(std::string_view text, config_error* detail = nullptr);
 
 }  // namespace flowstack::dns

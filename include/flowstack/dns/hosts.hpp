@@ -1,10 +1,15 @@
 // Local names from a hosts(5) file: "ADDRESS NAME [ALIAS…]", '#' comments.
+//
+// Addresses are IPv4 or IPv6, link-local IPv6 with a scope as in config.hpp ("fe80::1%eth0").
+// A line counts whole or not at all: a bad address, no name, or any name that is not a domain
+// name skips it. A name on several lines collects every address, each once.
 #pragma once
 
 #include <flowstack/dns/name.hpp>
 
 #include <asio/ip/address.hpp>
 
+#include <cstddef>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
