@@ -81,6 +81,16 @@ class query_log {
 // Answers HTTP/1.1 requests on `connection` until the client closes it or sends garbage:
 // `GET /metrics` gets `render()` as text/plain; version=0.0.4, other paths 404, other methods
 // 405, a malformed or over-long request 400 and the connection closed.
+// Keep-alive as HTTP/1.1 says (RFC 9112 §9.3), `Connection: close` honoured, pipelined requests
+// answered in order; a request head may take at most 8 KiB and `read_timeout` to arrive, after
+// which an idle or slow client is disconnected.
 asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::string()> render);
+
+struct metrics_http_options {
+  std::chrono::steady_clock::duration read_timeout = std::chrono::seconds(10);   // per request head
+  std::chrono::steady_clock::duration write_timeout = std::chrono::seconds(10);  // per response
+};
+asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::string()> render,
+                                         metrics_http_options options);
 
 }  // namespace flowstack::dns
