@@ -160,8 +160,9 @@ struct kind_names {
   }
 };
 
-using all_kinds = ::testing::Types<memory_kind, memory_cut_kind, layered_memory_kind, tcp_v4_kind,
-                                   tcp_v6_kind, unix_kind, vchan_kind, vchan_mixed_rings_kind,
-                                   tls_memory_kind, tls_tcp_v4_kind>;
+using all_kinds =
+    ::testing::Types<memory_kind, memory_cut_kind, layered_memory_kind, tcp_v4_kind, tcp_v6_kind,
+                     unix_kind, vchan_kind, vchan_mixed_rings_kind, vchan_in_page_rings_kind,
+                     vchan_two_processes_kind, tls_memory_kind, tls_tcp_v4_kind>;
 
 }  // namespace flowstack::conformance
