@@ -205,6 +205,10 @@ bool channel_end::peer_shut_write() const {
   return (shared(peer_notify_).load(std::memory_order_acquire) & layout::shut_write) != 0;
 }
 
+bool channel_end::peer_shut_read() const {
+  return (shared(peer_notify_).load(std::memory_order_acquire) & layout::shut_read) != 0;
+}
+
 void channel_end::set_live(std::uint8_t value) const {
   shared(own_live_).store(value, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -212,6 +216,11 @@ void channel_end::set_live(std::uint8_t value) const {
 
 void channel_end::set_shut_write() const {
   shared(own_notify_).fetch_or(layout::shut_write, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void channel_end::set_shut_read() const {
+  shared(own_notify_).fetch_or(layout::shut_read, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 

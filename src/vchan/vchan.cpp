@@ -251,7 +251,7 @@ class vchan_flow_impl final : public vchan_flow {
       std::span<const std::byte> rest = part.bytes();
       while (!rest.empty()) {
         if (s->closed) co_return fail(flow_errc::closed);
-        auto lost = peer_lost(*s);
+        auto lost = peer_stopped_reading(*s);
         if (!lost) co_return fail(lost.error());
         if (*lost) co_return fail(flow_errc::closed);
         auto space = s->end.writable();
@@ -273,7 +273,7 @@ class vchan_flow_impl final : public vchan_flow {
         auto again = s->end.writable();
         if (!again) co_return fail(again.error());
         if (*again > 0) continue;
-        auto lost_now = peer_lost(*s);
+        auto lost_now = peer_stopped_reading(*s);
         if (!lost_now) co_return fail(lost_now.error());
         if (*lost_now) continue;
         bool ok = co_await wait_for_change(s, seen);
@@ -284,8 +284,13 @@ class vchan_flow_impl final : public vchan_flow {
   }
 
   asio::awaitable<void> do_shutdown_read() override {
-    // Wakes a pending read, which then ends with eof (the ring stays as it is).
+    // Wakes a pending read, which then ends with eof (what the ring holds is dropped unread),
+    // and tells the peer that its writes can no longer be read: they fail `closed`.
     s_->read_shut = true;
+    if (!s_->closed) {
+      s_->end.set_shut_read();
+      s_->signal_peer();
+    }
     s_->wake();
     co_return;
   }
@@ -316,7 +321,14 @@ class vchan_flow_impl final : public vchan_flow {
     return peer_lost(s);
   }
 
-  // The peer is no longer there to read: it closed, or its process is gone.
+  // Nobody will read what this end writes: the peer shut down its read side, closed, or its
+  // process is gone.
+  static result<bool> peer_stopped_reading(const channel_state& s) {
+    if (s.end.peer_shut_read()) return true;
+    return peer_lost(s);
+  }
+
+  // The peer is no longer there: it closed, or its process is gone.
   static result<bool> peer_lost(const channel_state& s) {
     if (s.peer_gone) return true;
     auto live = s.end.peer_live();

@@ -194,6 +194,17 @@ TEST(vchan_ring, shut_write_bit_survives_a_peer_clearing_its_notify_bits) {
   EXPECT_TRUE(ends.server.peer_shut_write());
 }
 
+TEST(vchan_ring, shut_read_bit_is_seen_by_the_peer_and_survives_it_clearing_notify_bits) {
+  connected_ends ends(10, 11);
+  EXPECT_FALSE(ends.client.peer_shut_read());
+  ends.server.set_shut_read();
+  ends.server.request(layout::notify_write);
+  std::array<std::byte, 1> one{};
+  EXPECT_TRUE(ends.client.write(one));  // clears the server's notify_write bit
+  EXPECT_TRUE(ends.client.peer_shut_read());
+  EXPECT_FALSE(ends.client.peer_shut_write());
+}
+
 TEST(vchan_ring, validate_header_rejects_memory_smaller_than_its_rings) {
   auto l = place_rings(16, 12);
   fake_shared_memory memory(l->total_size);

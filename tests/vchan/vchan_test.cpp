@@ -17,6 +17,7 @@
 #include <string>
 
 #include "conformance/vchan_kinds.hpp"
+#include "support/async.hpp"
 #include "support/run.hpp"
 #include "vchan/leaks.hpp"
 
@@ -205,6 +206,33 @@ TEST(vchan_flow, shutdown_write_gives_the_peer_eof_and_the_other_direction_works
     auto memory = c.as<vchan_flow>()->shared_memory();
     EXPECT_EQ(static_cast<std::uint8_t>(memory[layout::cli_notify]) & layout::shut_write,
               layout::shut_write);
+    co_await c.close();
+    co_await s.close();
+  });
+}
+
+TEST(vchan_flow, shutdown_read_fails_the_peers_writes_closed_and_the_other_direction_works) {
+  vchan_runtime_dir dir;
+  test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto [c, s] = co_await vchan_pair(ex, dir.path(), 1024, 1024);
+    // More than the ring holds: the write waits for a reader until it learns there is none.
+    test::background<write_result> pending(ex, c.write(buffer::create(8192)));
+    co_await test::yield(3);
+    EXPECT_FALSE(pending.ready());
+    co_await s.shutdown(shutdown_mode::read);
+    auto w = co_await pending.get();
+    EXPECT_EQ(w.error(), flow_errc::closed);
+    auto late = co_await c.write(buffer::of_string("late"));
+    EXPECT_EQ(late.error(), flow_errc::closed);
+    auto memory = s.as<vchan_flow>()->shared_memory();
+    EXPECT_EQ(static_cast<std::uint8_t>(memory[layout::srv_notify]) & layout::shut_read,
+              layout::shut_read);
+    auto r = co_await s.read();
+    EXPECT_TRUE(r && r->is_eof());
+    auto answer = co_await s.write(buffer::of_string("answer"));
+    EXPECT_TRUE(answer);
+    auto got = co_await read_string(c, 6);
+    EXPECT_EQ(got, "answer");
     co_await c.close();
     co_await s.close();
   });

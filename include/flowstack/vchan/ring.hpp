@@ -30,8 +30,11 @@
 // and signals only when the bit was set.
 //
 // Half-close (flowstack's addition; Xen has none): bit 0x80 of an end's own notify byte means
-// "this end has shut down its write side". The peer reads eof once its read ring is empty. Xen's
-// code only ever clears bits 0x1 and 0x2 of that byte, so the bit survives a Xen peer.
+// "this end has shut down its write side": the peer reads eof once its read ring is empty.
+// Bit 0x40 means "this end has shut down its read side": nobody will read what the peer writes,
+// so the peer's writes fail `closed` (as a write to a closed peer does) instead of filling the
+// ring and then waiting forever. Xen's code only ever clears bits 0x1 and 0x2 of that byte, so
+// both bits survive a Xen peer (which ignores them).
 #pragma once
 
 #include <flowstack/core/error.hpp>
@@ -76,6 +79,7 @@ inline constexpr std::uint8_t live_waiting = 2;
 inline constexpr std::uint8_t notify_write = 0x01;  // wake me when the peer writes
 inline constexpr std::uint8_t notify_read = 0x02;   // wake me when the peer reads
 inline constexpr std::uint8_t shut_write = 0x80;    // flowstack: my write side is shut down
+inline constexpr std::uint8_t shut_read = 0x40;     // flowstack: my read side is shut down
 }  // namespace layout
 
 // Where one ring lives in the shared memory.
@@ -142,8 +146,10 @@ class channel_end {
   // The peer's live byte (0, 1, 2) or corrupt.
   result<std::uint8_t> peer_live() const;
   bool peer_shut_write() const;
+  bool peer_shut_read() const;
   void set_live(std::uint8_t value) const;
   void set_shut_write() const;
+  void set_shut_read() const;
 
  private:
   struct ring {

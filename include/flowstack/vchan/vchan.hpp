@@ -16,6 +16,9 @@
 //   shutdown(write) sets this end's shut_write bit (bit 0x80 of its own notify byte, ring.hpp)
 //                  and wakes the peer, which reads eof once the ring is empty; the other direction
 //                  keeps working.
+//   shutdown(read) sets this end's shut_read bit (0x40) and wakes the peer: later reads here
+//                  give eof, and the peer's writes fail `closed`, since nothing it writes would
+//                  ever be read (a writer is told, rather than left waiting on a full ring).
 //   close          sets this end's live flag to 0, wakes the peer, unmaps the rings and closes the
 //                  descriptors. Pending operations end with `closed`. The peer drains, then reads
 //                  eof; its writes fail `closed`.
