@@ -210,6 +210,7 @@ asio::awaitable<read_result> tls_flow::do_read() {
     }
     if (kind == SSL_ERROR_ZERO_RETURN) {  // close_notify: the peer's end of data
       read_done_ = true;
+      peer_ended_ = true;
       co_await maybe_close_inner();
       co_return data_or_eof::eof();
     }
@@ -219,6 +220,7 @@ asio::awaitable<read_result> tls_flow::do_read() {
       // After shutdown(read) the inner eof is ours, not a cut in the peer's stream.
       bool ours = read_done_;
       read_done_ = true;
+      peer_ended_ = true;
       if (ours || ctx_->settings.allow_truncation) {
         co_await maybe_close_inner();
         co_return data_or_eof::eof();
@@ -317,8 +319,9 @@ asio::awaitable<void> tls_flow::drain_inner() {
   // A kernel socket closed with unread bytes in its receive buffer sends RST instead of FIN,
   // and the peer then loses what it had not read yet. TLS 1.3 servers send session tickets
   // that a client which only writes never reads, so take what has already arrived (briefly,
-  // never waiting for the peer).
-  if (inner_closed_) co_return;
+  // never waiting for the peer). After the peer's close_notify (its last record, RFC 8446
+  // §6.1) or the inner eof nothing more can come, so there is nothing to wait for.
+  if (inner_closed_ || peer_ended_) co_return;
   for (int i = 0; i < 64; ++i) {
     auto r = co_await with_timeout(inner_.read(), std::chrono::milliseconds(1));
     if (!r || r->is_eof()) co_return;

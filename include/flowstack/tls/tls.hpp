@@ -161,6 +161,7 @@ class tls_flow final : public flow_impl {
   bool inner_closed_ = false;
   bool handshake_done_ = false;
   bool engine_failed_ = false;
+  bool peer_ended_ = false;  // the peer's close_notify or the inner eof has been read
 
  public:
   const std::string& peer_name() const noexcept { return peer_name_; }
