@@ -21,6 +21,7 @@
 //                       [--suite tls1.3|tls1.2|both] [--only flowstack|plain|socat]
 #include <openssl/ssl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -329,6 +330,36 @@ void check_socat_suite(const credentials& c, const suite& s, const std::string& 
 
 // ---- report ------------------------------------------------------------------------------------
 
+// CPU seconds used so far by this process and its reaped children (socat): a contender's cost
+// that the other programs on a shared machine disturb far less than its wall time.
+double cpu_seconds() {
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  rusage self{}, children{};
+  ::getrusage(RUSAGE_SELF, &self);
+  ::getrusage(RUSAGE_CHILDREN, &children);
+  return seconds(self.ru_utime) + seconds(self.ru_stime) + seconds(children.ru_utime) +
+         seconds(children.ru_stime);
+}
+
+struct samples {
+  std::vector<double> rate;  // bytes per second
+  std::vector<double> cpu;   // CPU seconds per GiB, both ends together
+};
+
+void measure(samples& into, std::uint64_t bytes, const std::function<double()>& once) {
+  double before = cpu_seconds();
+  into.rate.push_back(once());
+  into.cpu.push_back((cpu_seconds() - before) / static_cast<double>(bytes) * (1ull << 30));
+}
+
+void bulk_row(const char* name, const samples& v) {
+  if (v.rate.empty()) return;
+  std::printf("  %-30s %10.2f GB/s   cpu %5.2f s/GiB   runs:", name, median(v.rate) / 1e9,
+              median(v.cpu));
+  for (double x : v.rate) std::printf(" %.2f", x / 1e9);
+  std::printf("\n");
+}
+
 void row(const char* name, const std::vector<double>& v, double unit, const char* unit_name) {
   if (v.empty()) return;
   std::printf("  %-30s %10.2f %-5s  runs:", name, median(v) / unit, unit_name);
@@ -361,17 +392,22 @@ void run_bulk(const options& o, const credentials& c, const suite& s) {
     std::printf("  socat not found: install Debian's socat to compare with it\n");
   }
   std::fflush(stdout);
-  std::vector<double> fs, plain, socat8k, socat64k;
+  samples fs, plain, socat8k, socat64k;
   std::vector<std::function<void()>> contenders;
   if (wanted("flowstack")) {
-    contenders.push_back([&] { fs.push_back(flowstack_bulk(c, s, o.bytes, o.chunk)); });
+    contenders.push_back(
+        [&] { measure(fs, o.bytes, [&] { return flowstack_bulk(c, s, o.bytes, o.chunk); }); });
   }
   if (wanted("plain")) {
-    contenders.push_back([&] { plain.push_back(plain_bulk(c, s, o.bytes, o.chunk)); });
+    contenders.push_back(
+        [&] { measure(plain, o.bytes, [&] { return plain_bulk(c, s, o.bytes, o.chunk); }); });
   }
   if (with_socat) {
-    contenders.push_back([&] { socat8k.push_back(socat_bulk(c, s, conf, o.bytes, 0)); });
-    contenders.push_back([&] { socat64k.push_back(socat_bulk(c, s, conf, o.bytes, 65536)); });
+    contenders.push_back(
+        [&] { measure(socat8k, o.bytes, [&] { return socat_bulk(c, s, conf, o.bytes, 0); }); });
+    contenders.push_back([&] {
+      measure(socat64k, o.bytes, [&] { return socat_bulk(c, s, conf, o.bytes, 65536); });
+    });
   }
   for (int run = 0; run < o.runs; ++run) {
     // Rotate the order so that a slow phase of the machine does not always hit the same one.
@@ -379,13 +415,17 @@ void run_bulk(const options& o, const credentials& c, const suite& s) {
       contenders[(i + static_cast<std::size_t>(run)) % contenders.size()]();
     }
   }
-  row("flowstack tls flows", fs, 1e9, "GB/s");
-  row("plain OpenSSL (blocking)", plain, 1e9, "GB/s");
-  row("socat OPENSSL (default 8 KiB)", socat8k, 1e9, "GB/s");
-  row("socat OPENSSL -b 65536", socat64k, 1e9, "GB/s");
-  ratio("flowstack / plain OpenSSL", fs, plain, 0.85);
-  ratio("flowstack / socat", fs, socat8k, 1.5);
-  ratio("flowstack / socat -b 65536", fs, socat64k, 1.5);
+  bulk_row("flowstack tls flows", fs);
+  bulk_row("plain OpenSSL (blocking)", plain);
+  bulk_row("socat OPENSSL (default 8 KiB)", socat8k);
+  bulk_row("socat OPENSSL -b 65536", socat64k);
+  ratio("flowstack / plain OpenSSL", fs.rate, plain.rate, 0.85);
+  ratio("flowstack / socat", fs.rate, socat8k.rate, 1.5);
+  ratio("flowstack / socat -b 65536", fs.rate, socat64k.rate, 1.5);
+  // CPU per byte: how much of the wall-time ratio is the code rather than the machine's load.
+  ratio("cpu: plain / flowstack", plain.cpu, fs.cpu, 0);
+  ratio("cpu: socat / flowstack", socat8k.cpu, fs.cpu, 0);
+  ratio("cpu: socat -b 65536 / flowstack", socat64k.cpu, fs.cpu, 0);
   std::fflush(stdout);
 }
 
