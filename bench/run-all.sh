@@ -12,7 +12,7 @@ usage() {
   cat <<'EOF'
 usage: bench/run-all.sh BUILD_DIR [options]
   --runs N        runs of each contender (default 5; memory and dns use 3)
-  --only LIST     comma-separated subset of: bulk,pingpong,relay,memory,buffer,dns
+  --only LIST     comma-separated subset of: bulk,pingpong,relay,memory,buffer,dns,tls
   --quick         smaller transfers and fewer connections (a smoke test, not a result)
   --append FILE   also append the report, as a Markdown section, to FILE
 EOF
@@ -25,7 +25,7 @@ fi
 build=$1
 shift
 runs=5
-only="bulk,pingpong,relay,memory,buffer,dns"
+only="bulk,pingpong,relay,memory,buffer,dns,tls"
 quick=0
 append=""
 while [[ $# -gt 0 ]]; do
@@ -59,6 +59,13 @@ if [[ $quick == 1 ]]; then
   dns_args=(--runs 1 --duration 3 --warmup 1)
 else
   dns_args=(--runs "$((runs < 3 ? runs : 3))")
+fi
+
+# TLS: bulk and handshakes, TLS 1.3 and 1.2 (flowstack_tls_bench).
+if [[ $quick == 1 ]]; then
+  tls_args=(--bytes 256M --handshakes 200)
+else
+  tls_args=(--bytes 1G --handshakes 1000)
 fi
 
 wanted() { [[ ,$only, == *,$1,* ]]; }
@@ -113,6 +120,9 @@ step() {
     step 240 "$bench" memory --connections "$connections" --runs "$memory_runs"
   fi
   if wanted bulk || wanted pingpong; then step 240 "$build/bench/flowstack_vchan_bench" --bytes "$bulk_bytes" --round-trips "$round_trips" --runs "$runs"; fi
+  if wanted tls; then
+    step 600 "$build/bench/flowstack_tls_bench" "${tls_args[@]}" --runs "$runs"
+  fi
   if wanted dns; then
     step 600 "$(dirname "$0")/dns/run.sh" --flowstack "$cli" "${dns_args[@]}"
   fi
