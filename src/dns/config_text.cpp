@@ -71,12 +71,11 @@ expected<asio::ip::address, std::string> parse_ip(std::string_view text) {
   // inet_pton reads a C string: check the characters first so that an embedded NUL cannot cut
   // the text short and let trailing junk through.
   bool v6 = host.find(':') != std::string_view::npos;
-  for (char c : host) {
-    bool ok = v6 ? (is_hex_digit(c) || c == ':' || c == '.') : (is_digit(c) || c == '.');
-    if (!ok || host.size() > 45) {
-      return unexpected(quote(text) + " is not an IPv4 or IPv6 address");
-    }
-  }
+  constexpr std::size_t longest = 45;  // "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+  bool ok = !host.empty() && host.size() <= longest;
+  for (char c : host)
+    ok = ok && (v6 ? (is_hex_digit(c) || c == ':' || c == '.') : (is_digit(c) || c == '.'));
+  if (!ok) return unexpected(quote(text) + " is not an IPv4 or IPv6 address");
   asio::error_code ec;
   if (!v6) {
     if (!scope.empty() || text.size() != host.size())

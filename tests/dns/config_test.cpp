@@ -236,6 +236,7 @@ TEST(dns_server_address, rejects_what_is_not_an_address_and_a_port) {
            "fe80::1%no-such-interface",
            "fe80::1%99999999999",
            "10.0.0.2%1",
+           "%1",
            std::string_view("10.0.0.2\0junk", 13),
        }) {
     EXPECT_FALSE(parse_server_address(bad).has_value()) << bad;
