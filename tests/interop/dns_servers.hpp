@@ -93,6 +93,11 @@ inline bool udp_port_taken(unsigned short port) {
   return taken;
 }
 
+// Debian installs unbound in /usr/sbin, which is not in every user's PATH.
+inline std::string unbound_program() {
+  return ::access("/usr/sbin/unbound", X_OK) == 0 ? "/usr/sbin/unbound" : "unbound";
+}
+
 inline std::string quoted_local_data(const std::string& record) {
   return "  local-data: \"" + record + "\"\n";
 }
@@ -213,8 +218,8 @@ class unbound_server {
 
   // Starts unbound and waits (bounded) until it answers a query for the zone's host.
   bool start(std::string& error) {
-    process_ =
-        std::make_unique<child>(std::vector<std::string>{"unbound", "-d", "-c", config_file_});
+    process_ = std::make_unique<child>(
+        std::vector<std::string>{detail::unbound_program(), "-d", "-c", config_file_});
     process_->close_stdin();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
