@@ -1,5 +1,6 @@
 # flowstack: `make test` installs what is missing, builds and runs every test;
-# `make bench` runs the side-by-side benchmarks; `make install` installs the library.
+# `make run` starts the DNS forwarder; `make bench` runs the side-by-side benchmarks;
+# `make install` installs the library.
 
 # Debian packages the build, the tests and the benchmarks need.
 PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev ccache \
@@ -10,7 +11,7 @@ PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev ccache \
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-release test-asan test-clang bench install format clean
+.PHONY: all deps build run test test-release test-asan test-clang bench install format clean
 
 all: build
 
@@ -47,6 +48,14 @@ test-clang: deps
 
 bench: build
 	bench/run-all.sh build/release
+
+# The DNS forwarder with its defaults: the servers of /etc/resolv.conf, the names of /etc/hosts,
+# UDP and TCP on 127.0.0.1:1053. Extra arguments: make run ARGS='--log-level debug'.
+run: build
+	@echo "flowstack dns-forward on 127.0.0.1:1053 (UDP and TCP); query it with"
+	@echo "  kdig @127.0.0.1 -p 1053 example.com     or     dig @127.0.0.1 -p 1053 example.com"
+	@echo "Ctrl-C stops it."
+	build/release/src/cli/flowstack dns-forward $(ARGS)
 
 install: build
 	cmake --install build/release --prefix $(PREFIX)

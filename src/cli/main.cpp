@@ -1,4 +1,4 @@
-// flowstack: the command-line program. Subcommands: cat.
+// flowstack: the command-line program. Subcommands: cat, dns-forward.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -7,6 +7,7 @@
 
 #include "address.hpp"
 #include "cat.hpp"
+#include "dns_forward.hpp"
 #include "kinds.hpp"
 
 namespace {
@@ -44,7 +45,9 @@ int main(int argc, char** argv) {
   app.footer(std::string("\nCommands:\n"
                          "  cat [-v] [--progress] ADDRESS ADDRESS\n"
                          "           relay bytes both ways between two endpoints, like socat;\n"
-                         "           `flowstack cat --help` describes addresses\n\n") +
+                         "           `flowstack cat --help` describes addresses\n"
+                         "  dns-forward [--config FILE] [--listen ADDR]... [--metrics ADDR]\n"
+                         "           a DNS forwarder on UDP and TCP (default 127.0.0.1:1053)\n\n") +
              exit_codes);
 
   bool verbose = false;
@@ -61,6 +64,41 @@ int main(int argc, char** argv) {
       ->expected(2)
       ->required();
   cat->footer("\n" + kinds.describe() + cat_semantics + exit_codes);
+
+  dns_forward_options dns;
+  std::string level = "info";
+  std::string on_failure = "servfail";
+  CLI::App* forward = app.add_subcommand(
+      "dns-forward", "Forward DNS queries over UDP and TCP to upstream servers, with a cache.");
+  forward->add_option("--config", dns.config_file,
+                      "upstream servers in the line format (nameserver IP[#PORT], zone, timeout, "
+                      "order, search, assume-offline-after); default: the resolv.conf servers");
+  forward->add_option("--resolv-conf", dns.resolv_conf, "the resolv.conf to read without --config")
+      ->capture_default_str();
+  forward->add_option("--hosts", dns.hosts_file, "local names")->capture_default_str();
+  forward->add_option("--listen", dns.listen,
+                      "HOST:PORT to serve on UDP and TCP, repeatable (default 127.0.0.1:1053)");
+  forward->add_option("--metrics", dns.metrics, "HOST:PORT serving Prometheus metrics over HTTP");
+  forward->add_option("--cache-entries", dns.cache_entries, "cache size in answers; 0: no cache")
+      ->capture_default_str();
+  forward->add_option("--max-udp-size", dns.max_udp_size,
+                      "the largest UDP answer sent, whatever the client advertises")
+      ->capture_default_str()
+      ->check(CLI::Range(512, 65535));
+  forward->add_option("--on-failure", on_failure,
+                      "what a client gets when every upstream fails: servfail or drop")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"servfail", "drop"}));
+  forward->add_option("--query-log", dns.query_log_size,
+                      "how many recent queries SIGUSR1 prints")
+      ->capture_default_str();
+  forward->add_option("--log-level", level, "error, warn, info or debug")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  forward->footer(
+      "\nSignals: SIGHUP reloads the config and hosts files; SIGUSR1 prints the last queries to "
+      "stderr;\nSIGINT and SIGTERM stop taking queries, answer those in flight and exit 0.\n"
+      "Query it: kdig @127.0.0.1 -p 1053 example.com\n");
 
   try {
     app.parse(argc, argv);
@@ -91,6 +129,11 @@ int main(int argc, char** argv) {
       return exit_usage;
     }
     return run_cat(parsed[0], parsed[1], cat_options{verbose, progress});
+  }
+  if (forward->parsed()) {
+    dns.level = *parse_log_level(level);
+    dns.servfail_on_failure = on_failure == "servfail";
+    return run_dns_forward(dns);
   }
   return exit_usage;
 }

@@ -187,6 +187,7 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
     m.header.qr = true;
     m.header.ra = true;
     m.header.aa = true;
+    m.header.ad = false;  // nothing here was validated (RFC 4035 §3.2.3)
     m.header.tc = false;
     m.header.rcode = 0;
     m.questions = query.questions;

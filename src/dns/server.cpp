@@ -24,6 +24,7 @@ message local_response(const message& query, rcode code) {
   m.header = query.header;
   m.header.qr = true;
   m.header.aa = false;
+  m.header.ad = false;  // nothing here was validated (RFC 4035 §3.2.3)
   m.header.tc = false;
   m.header.ra = true;
   m.questions = query.questions;

@@ -1,0 +1,356 @@
+#include "dns_forward.hpp"
+
+#include <flowstack/dns/config.hpp>
+#include <flowstack/dns/hosts.hpp>
+#include <flowstack/dns/metrics.hpp>
+#include <flowstack/dns/resolver.hpp>
+#include <flowstack/dns/server.hpp>
+#include <flowstack/dns/transport.hpp>
+#include <flowstack/socket/address.hpp>
+#include <flowstack/socket/tcp.hpp>
+#include <flowstack/socket/udp.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <csignal>
+#include <cstdarg>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cat.hpp"
+
+namespace flowstack::cli {
+
+namespace {
+
+log_level current_level = log_level::info;
+
+void log(log_level level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+void log(log_level level, const char* format, ...) {
+  if (level > current_level) return;
+  static const char* const names[] = {"error", "warn", "info", "debug"};
+  std::fprintf(stderr, "flowstack dns-forward: %s: ", names[static_cast<int>(level)]);
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+  std::fputc('\n', stderr);
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The kernel's UDP and TCP, as the forwarder's upstream transport.
+class socket_datagram_channel final : public dns::datagram_channel {
+ public:
+  explicit socket_datagram_channel(socket::udp_socket s) : socket_(std::move(s)) {}
+  asio::awaitable<result<void>> send(buffer datagram) override {
+    return socket_.send(std::move(datagram));
+  }
+  asio::awaitable<result<buffer>> receive() override { return socket_.receive(); }
+  void close() override { socket_.close(); }
+
+ private:
+  socket::udp_socket socket_;
+};
+
+class socket_transport final : public dns::upstream_transport {
+ public:
+  explicit socket_transport(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+  asio::awaitable<result<flow>> connect_stream(const dns::server_address& server) override {
+    socket::connect_options options;
+    options.nodelay = true;
+    options.read_buffer_size = 16 * 1024;
+    return socket::connect(socket::tcp_endpoint(server.ip, server.port), options);
+  }
+
+  result<std::unique_ptr<dns::datagram_channel>> open_datagram(
+      const dns::server_address& server) override {
+    // connect(2) on a fresh socket: the kernel picks a random source port (RFC 5452 §9.2).
+    auto s = socket::udp_socket::connect(executor_, socket::udp_endpoint(server.ip, server.port));
+    if (!s) return fail(s.error());
+    return std::make_unique<socket_datagram_channel>(std::move(*s));
+  }
+
+ private:
+  asio::any_io_executor executor_;
+};
+
+class socket_datagram_listener final : public dns::datagram_listener {
+ public:
+  explicit socket_datagram_listener(socket::udp_socket s) : socket_(std::move(s)) {}
+  asio::awaitable<result<dns::client_datagram>> receive_from() override {
+    auto d = co_await socket_.receive_from();
+    if (!d) co_return fail(d.error());
+    co_return dns::client_datagram{std::move(d->data), d->from};
+  }
+  asio::awaitable<result<void>> send_to(buffer datagram, asio::ip::udp::endpoint to) override {
+    return socket_.send_to(std::move(datagram), to);
+  }
+  void close() override { socket_.close(); }
+
+ private:
+  socket::udp_socket socket_;
+};
+
+// What the config files say, or why not.
+struct loaded {
+  dns::config servers;
+  dns::hosts hosts;
+};
+
+std::optional<loaded> load(const dns_forward_options& options) {
+  loaded out;
+  const std::string& path = options.config_file ? *options.config_file : options.resolv_conf;
+  auto text = read_file(path);
+  if (!text) {
+    log(log_level::error, "cannot read %s", path.c_str());
+    return std::nullopt;
+  }
+  dns::config_error problem;
+  auto parsed = options.config_file ? dns::parse_config(*text, &problem)
+                                    : dns::parse_resolv_conf(*text, &problem);
+  if (!parsed) {
+    log(log_level::error, "%s: %s", path.c_str(), problem.to_string().c_str());
+    return std::nullopt;
+  }
+  out.servers = std::move(*parsed);
+  if (out.servers.servers.empty()) log(log_level::warn, "%s names no server", path.c_str());
+  for (const auto& s : out.servers.servers) {
+    log(log_level::info, "upstream %s (order %d, timeout %lld ms, %zu zones)",
+        s.address.to_string().c_str(), s.order, static_cast<long long>(s.timeout.count()),
+        s.zones.size());
+  }
+  if (auto hosts_text = read_file(options.hosts_file)) {
+    std::size_t skipped = 0;
+    out.hosts = dns::hosts::parse(*hosts_text, &skipped);
+    log(log_level::info, "%zu local names from %s (%zu lines skipped)", out.hosts.size(),
+        options.hosts_file.c_str(), skipped);
+  } else {
+    log(log_level::warn, "cannot read %s: no local names", options.hosts_file.c_str());
+  }
+  return out;
+}
+
+// The running daemon: its listeners, and what a signal does to them.
+class daemon {
+ public:
+  daemon(asio::io_context& io, const dns_forward_options& options, loaded initial)
+      : io_(io),
+        options_(options),
+        transport_(io.get_executor()),
+        resolver_(io.get_executor(), std::move(initial.servers), transport_,
+                  resolver_options(options), std::move(initial.hosts)),
+        log_(options.query_log_size),
+        server_(resolver_, server_options(options), &log_),
+        stop_signals_(io, SIGINT, SIGTERM),
+        reload_signals_(io, SIGHUP),
+        dump_signals_(io, SIGUSR1) {}
+
+  bool start() {
+    std::vector<std::string> addresses = options_.listen;
+    if (addresses.empty()) addresses.push_back("127.0.0.1:1053");
+    for (const auto& text : addresses) {
+      auto endpoint = socket::parse_tcp_endpoint(text);
+      if (!endpoint) {
+        log(log_level::error, "--listen %s: %s", text.c_str(),
+            socket::address_problem(text, true).c_str());
+        return false;
+      }
+      auto udp = socket::udp_socket::bind(io_.get_executor(),
+                                          socket::udp_endpoint(endpoint->address(),
+                                                               endpoint->port()));
+      if (!udp) {
+        log(log_level::error, "cannot listen on udp %s: %s", text.c_str(),
+            udp.error().message().c_str());
+        return false;
+      }
+      // Port 0 asks for any free port: TCP takes the one UDP got.
+      socket::tcp_endpoint tcp_at(endpoint->address(), udp->local_endpoint().port());
+      auto tcp = socket::listen(io_.get_executor(), tcp_at, tcp_handler(), listen_options());
+      if (!tcp) {
+        log(log_level::error, "cannot listen on tcp %s: %s", text.c_str(),
+            tcp.error().message().c_str());
+        return false;
+      }
+      log(log_level::info, "listening on %s over UDP and TCP",
+          socket::to_string(tcp_at).c_str());
+      udp_.push_back(std::make_unique<socket_datagram_listener>(std::move(*udp)));
+      tcp_.push_back(std::move(*tcp));
+    }
+    if (options_.metrics) {
+      auto endpoint = socket::parse_tcp_endpoint(*options_.metrics);
+      if (!endpoint) {
+        log(log_level::error, "--metrics %s: %s", options_.metrics->c_str(),
+            socket::address_problem(*options_.metrics, true).c_str());
+        return false;
+      }
+      auto metrics = socket::listen(io_.get_executor(), *endpoint, metrics_handler());
+      if (!metrics) {
+        log(log_level::error, "cannot serve metrics on %s: %s", options_.metrics->c_str(),
+            metrics.error().message().c_str());
+        return false;
+      }
+      log(log_level::info, "metrics on http://%s/metrics", options_.metrics->c_str());
+      tcp_.push_back(std::move(*metrics));
+    }
+    for (auto& listener : udp_) {
+      asio::co_spawn(io_, server_.serve_udp(*listener), asio::detached);
+    }
+    asio::co_spawn(io_, watch_stop(this), asio::detached);
+    asio::co_spawn(io_, watch_reload(this), asio::detached);
+    asio::co_spawn(io_, watch_dump(this), asio::detached);
+    return true;
+  }
+
+ private:
+  static dns::resolver_options resolver_options(const dns_forward_options& o) {
+    dns::resolver_options r;
+    r.cache_enabled = o.cache_entries > 0;
+    r.cache.max_entries = o.cache_entries;
+    if (current_level >= log_level::debug) {
+      r.hook = [](dns::message_direction d, const dns::message& m, const dns::server_address* s) {
+        static const char* const names[] = {"from client", "to upstream", "from upstream",
+                                            "to client"};
+        std::string question = m.questions.empty() ? "(no question)"
+                                                   : m.questions.front().qname.to_string();
+        std::string server = s ? " " + s->to_string() : "";
+        log(log_level::debug, "%s%s: id %u %s", names[static_cast<int>(d)], server.c_str(),
+            m.header.id, question.c_str());
+      };
+    }
+    return r;
+  }
+
+  static dns::server_options server_options(const dns_forward_options& o) {
+    dns::server_options s;
+    s.max_udp_size = o.max_udp_size;
+    s.servfail_on_failure = o.servfail_on_failure;
+    return s;
+  }
+
+  static socket::listen_options listen_options() {
+    socket::listen_options l;
+    l.flow.nodelay = true;
+    l.flow.read_buffer_size = 16 * 1024;
+    l.max_connections = 1024;
+    return l;
+  }
+
+  socket::flow_handler tcp_handler() {
+    dns::server* s = &server_;
+    return [s](flow& connection) { return serve_connection(s, connection); };
+  }
+
+  static asio::awaitable<void> serve_connection(dns::server* s, flow& connection) {
+    std::string peer = "?";
+    if (auto* tcp = connection.as<socket::tcp_flow>()) peer = socket::to_string(tcp->dst());
+    co_await s->serve_tcp(std::move(connection), std::move(peer));
+  }
+
+  socket::flow_handler metrics_handler() {
+    dns::resolver* r = &resolver_;
+    return [r](flow& connection) { return serve_metrics(r, connection); };
+  }
+
+  static asio::awaitable<void> serve_metrics(dns::resolver* r, flow& connection) {
+    auto render = [r] { return r->metrics().prometheus(r->cache().stats()); };
+    co_await dns::serve_metrics_http(std::move(connection), render);
+  }
+
+  static asio::awaitable<void> watch_stop(daemon* self) {
+    auto [ec, number] =
+        co_await self->stop_signals_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    log(log_level::info, "signal %d: stopping once the queries in flight are answered", number);
+    self->server_.stop();
+    for (auto& listener : self->tcp_) listener.unlisten();
+    for (auto& listener : self->udp_) listener->close();
+    asio::steady_timer drain(self->io_);
+    for (int i = 0; i < 100 && self->server_.in_flight() > 0; ++i) {
+      drain.expires_after(std::chrono::milliseconds(50));
+      co_await drain.async_wait(asio::use_awaitable);
+    }
+    co_await self->resolver_.close();
+    self->reload_signals_.cancel();
+    self->dump_signals_.cancel();
+    self->io_.stop();
+  }
+
+  static asio::awaitable<void> watch_reload(daemon* self) {
+    while (true) {
+      auto [ec, number] = co_await self->reload_signals_.async_wait(
+          asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      log(log_level::info, "SIGHUP: reloading");
+      auto next = load(self->options_);
+      if (!next) {
+        log(log_level::error, "reload failed: keeping the configuration in use");
+        continue;
+      }
+      self->resolver_.reconfigure(std::move(next->servers), std::move(next->hosts));
+      self->resolver_.cache().clear();
+    }
+  }
+
+  static asio::awaitable<void> watch_dump(daemon* self) {
+    while (true) {
+      auto [ec, number] = co_await self->dump_signals_.async_wait(
+          asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      std::string text = self->log_.to_string();
+      std::fprintf(stderr, "flowstack dns-forward: the last %zu queries:\n%s",
+                   self->log_.entries().size(), text.c_str());
+    }
+  }
+
+  asio::io_context& io_;
+  const dns_forward_options& options_;
+  socket_transport transport_;
+  dns::resolver resolver_;
+  dns::query_log log_;
+  dns::server server_;
+  std::vector<std::unique_ptr<socket_datagram_listener>> udp_;
+  std::vector<socket::listener> tcp_;
+  asio::signal_set stop_signals_;
+  asio::signal_set reload_signals_;
+  asio::signal_set dump_signals_;
+};
+
+}  // namespace
+
+std::optional<log_level> parse_log_level(const std::string& text) {
+  if (text == "error") return log_level::error;
+  if (text == "warn") return log_level::warn;
+  if (text == "info") return log_level::info;
+  if (text == "debug") return log_level::debug;
+  return std::nullopt;
+}
+
+int run_dns_forward(const dns_forward_options& options) {
+  current_level = options.level;
+  std::signal(SIGPIPE, SIG_IGN);
+  auto initial = load(options);
+  if (!initial) return exit_failure;
+  asio::io_context io;
+  daemon d(io, options, std::move(*initial));
+  if (!d.start()) return exit_failure;
+  io.run();
+  log(log_level::info, "stopped");
+  return exit_ok;
+}
+
+}  // namespace flowstack::cli

@@ -1,0 +1,283 @@
+// `flowstack dns-forward` end to end: the built program between kdig (the client) and unbound
+// (the upstream), over loopback UDP and TCP.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "interop/dns_servers.hpp"
+
+namespace flowstack::test {
+namespace {
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// A raw socket to the forwarder, for what kdig will not send.
+class raw_socket {
+ public:
+  raw_socket(int type, unsigned short port) : fd_(::socket(AF_INET, type | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    timeval limit{2, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  }
+  raw_socket(const raw_socket&) = delete;
+  raw_socket& operator=(const raw_socket&) = delete;
+  ~raw_socket() { ::close(fd_); }
+
+  bool connected() const { return connected_; }
+  void send(const std::string& bytes) { (void)::send(fd_, bytes.data(), bytes.size(), 0); }
+  // Whatever arrives within two seconds; empty on a timeout, or when the peer closed.
+  std::string receive() {
+    char buf[65536];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+// A query for a.test.flowstack. A with id 0x1234, in wire form.
+std::string host_query() {
+  std::string q("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12);
+  for (const char* label : {"a", "test", "flowstack"}) {
+    q += static_cast<char>(std::strlen(label));
+    q += label;
+  }
+  q += std::string("\x00\x00\x01\x00\x01", 5);
+  return q;
+}
+
+class dns_forward : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("flowstack-dns-forward-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    config_ = (dir_ / "forward.conf").string();
+    hosts_ = (dir_ / "hosts").string();
+    write_text(config_, "nameserver " + upstream_.nameserver() + "\ntimeout 2000\n");
+    write_text(hosts_, "192.0.2.99 local.example printer\n2001:db8::99 local.example\n");
+  }
+
+  void TearDown() override {
+    if (daemon_) {
+      daemon_->signal(SIGTERM);
+      daemon_->wait();
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  void start(std::vector<std::string> extra = {}) {
+    port_ = detail::free_udp_tcp_port();
+    std::vector<std::string> argv = {FLOWSTACK_BINARY, "dns-forward", "--config", config_,
+                                     "--hosts", hosts_, "--listen",
+                                     "127.0.0.1:" + std::to_string(port_)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    daemon_ = std::make_unique<child>(argv);
+    daemon_->close_stdin();
+    ASSERT_TRUE(daemon_->wait_for_stderr("listening on")) << daemon_->err();
+  }
+
+  kdig_result ask(std::vector<std::string> args) { return kdig(port_, args); }
+
+  unbound_server upstream_;
+  std::filesystem::path dir_;
+  std::string config_;
+  std::string hosts_;
+  unsigned short port_ = 0;
+  std::unique_ptr<child> daemon_;
+};
+
+TEST_F(dns_forward, answers_over_udp_from_the_upstream) {
+  start();
+  auto r = ask({zone::host, "A"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("status: NOERROR"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(zone::host_a), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(UDP)"), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, answers_over_tcp_from_the_upstream) {
+  start();
+  auto r = ask({"+tcp", zone::host, "AAAA"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(zone::host_aaaa), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(TCP)"), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, names_in_the_hosts_file_are_answered_locally) {
+  start();
+  auto a = ask({"local.example", "A"});
+  EXPECT_NE(a.output.find("192.0.2.99"), std::string::npos) << a.output;
+  auto aaaa = ask({"LOCAL.example", "AAAA"});
+  EXPECT_NE(aaaa.output.find("2001:db8::99"), std::string::npos) << aaaa.output;
+  auto alias = ask({"printer", "A"});
+  EXPECT_NE(alias.output.find("192.0.2.99"), std::string::npos) << alias.output;
+}
+
+TEST_F(dns_forward, nxdomain_comes_back_with_the_upstreams_soa) {
+  start();
+  auto r = ask({zone::missing, "A"});
+  EXPECT_NE(r.output.find("status: NXDOMAIN"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("AUTHORITY SECTION"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("SOA"), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, sixty_four_records_over_udp_without_edns_come_back_truncated) {
+  start();
+  auto r = ask({"+notcp", "+ignore", "+noedns", zone::many, "A"});
+  EXPECT_NE(r.output.find(" tc"), std::string::npos) << r.output;
+  EXPECT_LT(count_of(r.output, "\tIN\tA\t198.51.100."), zone::many_count) << r.output;
+}
+
+TEST_F(dns_forward, a_truncated_answer_is_retried_over_tcp_and_comes_back_whole) {
+  start();
+  auto r = ask({"+noedns", zone::many, "A"});
+  EXPECT_NE(r.output.find("(TCP)"), std::string::npos) << r.output;
+  EXPECT_EQ(count_of(r.output, "\tIN\tA\t198.51.100."), zone::many_count) << r.output;
+}
+
+TEST_F(dns_forward, an_edns_client_gets_sixty_four_records_over_udp) {
+  start();
+  auto r = ask({"+notcp", "+ignore", "+edns", "+bufsize=1232", zone::many, "A"});
+  EXPECT_EQ(count_of(r.output, "\tIN\tA\t198.51.100."), zone::many_count) << r.output;
+  EXPECT_EQ(r.output.find(" tc"), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, udp_answers_are_capped_by_max_udp_size_whatever_the_client_offers) {
+  start({"--max-udp-size", "1232"});
+  auto r = ask({"+notcp", "+ignore", "+bufsize=65000", zone::huge, "A"});
+  EXPECT_NE(r.output.find(" tc"), std::string::npos) << r.output;
+  auto whole = ask({"+tcp", zone::huge, "A"});
+  EXPECT_EQ(count_of(whole.output, "\tIN\tA\t10.0.0."), zone::huge_count) << whole.output;
+}
+
+TEST_F(dns_forward, a_dead_upstream_gives_servfail_within_its_timeout) {
+  write_text(config_, "nameserver 127.0.0.1#" + std::to_string(detail::free_udp_tcp_port()) +
+                          "\ntimeout 300\n");
+  start({"--cache-entries", "0"});
+  auto r = ask({zone::host, "A"});
+  EXPECT_NE(r.output.find("status: SERVFAIL"), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, sighup_reloads_the_config) {
+  unbound_server other(unbound_options{{"reloaded.test.flowstack. 60 IN A 192.0.2.77"}, {}, false});
+  start({"--cache-entries", "0"});
+  auto before = ask({"reloaded.test.flowstack.", "A"});
+  EXPECT_NE(before.output.find("NXDOMAIN"), std::string::npos) << before.output;
+  write_text(config_, "nameserver " + other.nameserver() + "\n");
+  daemon_->signal(SIGHUP);
+  ASSERT_TRUE(daemon_->wait_for_stderr("reloading")) << daemon_->err();
+  ASSERT_TRUE(daemon_->wait_for_stderr("upstream " + other.nameserver())) << daemon_->err();
+  auto after = ask({"reloaded.test.flowstack.", "A"});
+  EXPECT_NE(after.output.find("192.0.2.77"), std::string::npos) << after.output;
+}
+
+TEST_F(dns_forward, a_config_that_does_not_parse_on_reload_keeps_the_old_one) {
+  start();
+  write_text(config_, "nameserver not-an-address\n");
+  daemon_->signal(SIGHUP);
+  ASSERT_TRUE(daemon_->wait_for_stderr("keeping the configuration")) << daemon_->err();
+  EXPECT_NE(daemon_->err().find("line 1"), std::string::npos) << daemon_->err();
+  auto r = ask({zone::host, "A"});
+  EXPECT_NE(r.output.find(zone::host_a), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, sigterm_stops_it_with_status_zero) {
+  start();
+  daemon_->signal(SIGTERM);
+  EXPECT_EQ(daemon_->wait(), 0) << daemon_->err();
+  EXPECT_NE(daemon_->err().find("stopped"), std::string::npos) << daemon_->err();
+  daemon_.reset();
+}
+
+TEST_F(dns_forward, sigusr1_prints_the_last_queries) {
+  start();
+  ask({zone::host, "A"});
+  daemon_->signal(SIGUSR1);
+  ASSERT_TRUE(daemon_->wait_for_stderr("the last")) << daemon_->err();
+  EXPECT_TRUE(daemon_->wait_for_stderr(zone::host)) << daemon_->err();
+}
+
+TEST_F(dns_forward, serves_prometheus_metrics_over_http) {
+  unsigned short metrics_port = detail::free_udp_tcp_port();
+  start({"--metrics", "127.0.0.1:" + std::to_string(metrics_port)});
+  ask({zone::host, "A"});
+  raw_socket http(SOCK_STREAM, metrics_port);
+  ASSERT_TRUE(http.connected());
+  http.send("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  std::string page;
+  for (std::string part = http.receive(); !part.empty(); part = http.receive()) page += part;
+  EXPECT_NE(page.find("200 OK"), std::string::npos) << page;
+  EXPECT_NE(page.find("flowstack_dns_queries_total{"), std::string::npos) << page;
+}
+
+TEST_F(dns_forward, bad_input_from_clients_does_not_stop_it) {
+  start();
+  {
+    raw_socket udp(SOCK_DGRAM, port_);
+    udp.send("garbage");
+    udp.send(std::string("\x00\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00", 12));  // no question
+    std::string two = host_query();
+    two[5] = 2;  // says two questions, holds one
+    udp.send(two);
+    // A truncated message with a readable header gets FORMERR with its id.
+    std::string cut = host_query().substr(0, 20);
+    udp.send(cut);
+    std::string answers;
+    for (int i = 0; i < 3; ++i) answers += udp.receive();
+    EXPECT_FALSE(answers.empty());
+  }
+  {
+    // Many idle TCP connections and one that promises 65535 bytes and sends three.
+    std::vector<std::unique_ptr<raw_socket>> idle;
+    for (int i = 0; i < 50; ++i) idle.push_back(std::make_unique<raw_socket>(SOCK_STREAM, port_));
+    raw_socket liar(SOCK_STREAM, port_);
+    liar.send(std::string("\xff\xff\x01\x02\x03", 5));
+    auto r = ask({zone::host, "A"});
+    EXPECT_NE(r.output.find(zone::host_a), std::string::npos) << r.output;
+    auto t = ask({"+tcp", zone::host, "A"});
+    EXPECT_NE(t.output.find(zone::host_a), std::string::npos) << t.output;
+  }
+  auto r = ask({zone::host, "A"});
+  EXPECT_NE(r.output.find(zone::host_a), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, a_wire_query_gets_its_id_back) {
+  start();
+  raw_socket udp(SOCK_DGRAM, port_);
+  udp.send(host_query());
+  std::string answer = udp.receive();
+  ASSERT_GE(answer.size(), 12u);
+  EXPECT_EQ(answer.substr(0, 2), std::string("\x12\x34", 2));
+  EXPECT_NE(static_cast<unsigned char>(answer[2]) & 0x80, 0);  // QR
+}
+
+}  // namespace
+}  // namespace flowstack::test
