@@ -70,3 +70,10 @@ auto run(MakeAwaitable make, std::chrono::seconds limit = std::chrono::seconds(6
 }
 
 }  // namespace flowstack::test
+
+// ASSERT_TRUE for a test coroutine: gtest's ASSERT_ macros `return`, which a coroutine cannot.
+#define CO_ASSERT_TRUE(condition)                     \
+  if (!(condition)) {                                 \
+    ADD_FAILURE() << "expected to hold: " #condition; \
+    co_return;                                        \
+  }
