@@ -170,6 +170,9 @@ struct server::state : std::enable_shared_from_this<server::state> {
     c->last_activity = clock::now();
     c->slot_freed.notify_all();
     c->drained.notify_all();
+    // The watchdog, asleep for a whole timeout while queries were pending, must look again now:
+    // the idle time counts from this answer, and a stopped server closes the connection at once.
+    if (c->pending == 0) c->idle.cancel();
   }
 
   // RFC 7766 §6.2.3: a connection with no query pending is closed after the idle timeout, and at
