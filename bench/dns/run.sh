@@ -279,6 +279,11 @@ echo "  upstream unbound $(unbound -V | sed -n 's/^Version //p') (1 thread, loca
 echo "  dnsdist $(dnsdist --version | sed -n '1s/^dnsdist //p' | cut -d' ' -f1)," \
   "dnsmasq $(dnsmasq --version | sed -n '1s/.*version \([^ ]*\).*/\1/p'), dnsperf $(dnsperf -h 2>&1 | sed -n 's/^Version //p')"
 
+if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
+  echo "WARNING: load average above $(nproc) (the cores are busy with other work): QPS then says" \
+    "mostly how much CPU each contender got; compare CPU per query"
+fi
+
 for ((run = 1; run <= runs; run++)); do
   # A rotating order, so a slow phase of the machine does not always hit the same contender.
   n=${#contenders[@]}
