@@ -33,6 +33,14 @@ bool is_answer_to(const message& answer, std::uint16_t id, const question& asked
          answer.questions.front() == asked;
 }
 
+// Asio delivers a cancellation once, to the operation pending at that moment. When that
+// operation had already completed, the signal is only recorded in the coroutine's state, so
+// every loop that starts a new wait checks it first (or a with_timeout would never return).
+asio::awaitable<bool> cancellation_requested() {
+  auto state = co_await asio::this_coro::cancellation_state;
+  co_return state.cancelled() != asio::cancellation_type::none;
+}
+
 // The query's wire form with `id` in place of the caller's: a copy, so that a frame still held
 // by an older attempt is never changed under it.
 buffer with_id(const std::vector<std::uint8_t>& wire, std::uint16_t id) {
@@ -107,6 +115,8 @@ class upstream_base : public upstream {
   // caller owns one slot and must hold a slot_guard for it.
   asio::awaitable<result<void>> acquire_slot() {
     while (!closed_ && in_flight_ >= cap_) {
+      bool stop = co_await cancellation_requested();
+      if (stop) co_return fail(flow_errc::cancelled);
       bool woken = co_await slots_.wait();
       if (!woken) co_return fail(flow_errc::cancelled);
     }
@@ -156,6 +166,8 @@ asio::awaitable<result<message>> receive_answer(datagram_channel& channel, std::
   // value, not an exception.
   co_await asio::this_coro::throw_if_cancelled(false);
   for (;;) {
+    bool stop = co_await cancellation_requested();
+    if (stop) co_return fail(flow_errc::cancelled);
     auto datagram = co_await channel.receive();
     if (!datagram) co_return fail(datagram.error());
     auto answer = decode(*datagram);
@@ -171,6 +183,8 @@ asio::awaitable<result<message>> resend(datagram_channel& channel, const buffer&
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
   for (;;) {
+    bool stop = co_await cancellation_requested();
+    if (stop) co_return fail(flow_errc::cancelled);
     timer.expires_after(interval);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (ec) co_return fail(flow_errc::cancelled);
@@ -249,6 +263,8 @@ asio::awaitable<result<message>> udp_upstream::query(const message& query) {
   if (closed_) co_return fail(flow_errc::closed);
   if (!sent) co_return fail(sent.error());
 
+  bool stop = co_await cancellation_requested();
+  if (stop) co_return fail(flow_errc::cancelled);
   using namespace asio::experimental::awaitable_operators;
   const steady::duration interval =
       std::max<steady::duration>(options_.resend_interval, std::chrono::milliseconds(1));
@@ -296,17 +312,23 @@ struct tcp_connection {
   void add(std::uint16_t id, pending_query* p, buffer frame) {
     pending.emplace(id, p);
     outgoing.emplace_back(id, std::move(frame));
-    idle_timer.expires_at(steady::time_point::max());
+    // Resetting the timer wakes the idle watcher: only when it was armed.
+    if (idle_timer.expiry() != steady::time_point::max()) {
+      idle_timer.expires_at(steady::time_point::max());
+    }
     writer_wake.notify_one();
   }
 
   // The query with `id` no longer waits (answered, failed or cancelled).
   void remove(std::uint16_t id) {
-    pending.erase(id);
+    bool removed = pending.erase(id) != 0;
     auto queued = std::find_if(outgoing.begin(), outgoing.end(),
                                [id](const auto& entry) { return entry.first == id; });
-    if (queued != outgoing.end()) outgoing.erase(queued);
-    arm_idle_timer();
+    if (queued != outgoing.end()) {
+      outgoing.erase(queued);
+      removed = true;
+    }
+    if (removed) arm_idle_timer();
   }
 
   void answer(std::unordered_map<std::uint16_t, pending_query*>::iterator it, message m) {
@@ -474,6 +496,8 @@ asio::awaitable<result<std::shared_ptr<tcp_connection>>> tcp_upstream::connectio
     if (!connecting_) break;
     const std::uint64_t attempt = connect_attempts_;
     while (connecting_ && attempt == connect_attempts_ && !closed_) {
+      bool stop = co_await cancellation_requested();
+      if (stop) co_return fail(flow_errc::cancelled);
       bool woken = co_await connected_.wait();
       if (!woken) co_return fail(flow_errc::cancelled);
     }
@@ -537,6 +561,8 @@ asio::awaitable<result<message>> tcp_upstream::query(const message& query) {
     pending_query pending(executor_, asked);
     registration registered(conn, *id, &pending, with_id(*wire, *id));
     while (!pending.outcome) {
+      bool stop = co_await cancellation_requested();
+      if (stop) co_return fail(flow_errc::cancelled);
       bool woken = co_await pending.done.wait();
       if (!woken) co_return fail(flow_errc::cancelled);
     }
@@ -555,7 +581,10 @@ asio::awaitable<void> tcp_upstream::close() {
   connected_.notify_all();
   for (auto& c : connections_) c->end(make_error_code(flow_errc::closed));
   for (auto& c : connections_) {
-    while (c->tasks > 0) co_await c->tasks_done.wait();
+    while (c->tasks > 0) {
+      bool woken = co_await c->tasks_done.wait();
+      if (!woken) co_return;
+    }
   }
   connections_.clear();
   current_.reset();

@@ -51,6 +51,7 @@
 #include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -320,6 +321,8 @@ class fake_channel final : public datagram_channel {
 
   asio::awaitable<result<buffer>> receive() override {
     auto cs = cs_;
+    // Like a socket's receive, this honours a cancellation that arrives while it waits, and
+    // not one delivered before it started.
     while (cs->inbox.empty() && !cs->closed) {
       bool woken = co_await cs->readable.wait();
       if (!woken) co_return fail(asio::error::operation_aborted);
@@ -532,6 +535,8 @@ class fake_upstream final : public upstream_transport {
   asio::awaitable<bool> wait_until(std::function<bool()> condition) {
     auto st = st_;
     while (!condition()) {
+      auto cancel = co_await asio::this_coro::cancellation_state;
+      if (cancel.cancelled() != asio::cancellation_type::none) co_return false;
       bool woken = co_await st->changed.wait();
       if (!woken) co_return false;
     }
@@ -540,6 +545,8 @@ class fake_upstream final : public upstream_transport {
   asio::awaitable<bool> wait_for_queries(std::size_t n) {
     auto st = st_;
     while (st->received.size() < n) {
+      auto cancel = co_await asio::this_coro::cancellation_state;
+      if (cancel.cancelled() != asio::cancellation_type::none) co_return false;
       bool woken = co_await st->changed.wait();
       if (!woken) co_return false;
     }

@@ -15,6 +15,7 @@
 
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace flowstack::dns {
@@ -211,6 +212,37 @@ TEST(upstream, udp_query_cancelled_by_an_awaitable_operator_frees_its_slot_and_c
   });
 }
 
+// Holds the io_context's thread once the query is out, so that the delayed reply's timer and
+// the query's deadline expire in the same turn of the loop, the reply first: the deadline's
+// cancellation then finds the query's receive completed but not yet resumed.
+asio::awaitable<bool> hold_the_loop_after_the_query(fake_upstream& fake) {
+  co_await fake.wait_for_queries(1);
+  std::this_thread::sleep_for(50ms);
+  co_return true;
+}
+
+TEST(upstream, udp_cancellation_that_meets_a_completed_receive_still_ends_the_query) {
+  flowstack::test::run(
+      [](asio::any_io_executor ex) -> asio::awaitable<void> {
+        fake_upstream fake(ex);
+        fake.set_behaviour([](const fake_query&) {
+          auto r = fake_reply::with(buffer::of_string("\xff"));  // dropped by the client
+          r.delay = 10ms;
+          return r;
+        });
+        auto up = make(ex, upstream_protocol::udp, fake);
+        auto query = make_query("www.example.com");
+        background<bool> holder(ex, hold_the_loop_after_the_query(fake));
+        auto answer = co_await with_timeout(up->query(query), 20ms);
+        EXPECT_EQ(flowstack::test::error_of(answer), flow_errc::timeout);
+        EXPECT_EQ(fake.open_channels(), 0u);
+        EXPECT_EQ(up->in_flight(), 0u);
+        co_await holder.get();
+        co_await finish(*up, fake);
+      },
+      std::chrono::seconds(10));
+}
+
 TEST(upstream, udp_ids_are_unique_while_in_flight) {
   flowstack::test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
     fake_upstream fake(ex);
@@ -389,7 +421,7 @@ TEST(upstream, tcp_answers_out_of_order_are_matched_by_id) {
   });
 }
 
-TEST(upstream, tcp_answers_with_wrong_id_or_question_are_dropped) {
+TEST(upstream, tcp_answers_with_wrong_id_question_or_qr_are_dropped) {
   flowstack::test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
     fake_upstream fake(ex);
     fake.set_behaviour([](const fake_query& q) {
@@ -397,6 +429,7 @@ TEST(upstream, tcp_answers_with_wrong_id_or_question_are_dropped) {
       auto wrong_id = fake_reply::wrong_id_first(q.query);
       r.messages.insert(r.messages.begin(), wrong_id.messages.front());
       r.messages.insert(r.messages.begin(), buffer::of_string("\xff"));
+      r.messages.insert(r.messages.begin(), test::to_wire(q.query));  // QR clear
       return r;
     });
     auto up = make(ex, upstream_protocol::tcp, fake);

@@ -17,6 +17,9 @@
 //
 // At most `max_in_flight` queries wait on one upstream; more wait for a turn (back-pressure),
 // as long as their caller lets them.
+//
+// Lifetime: await close() before destroying an upstream; close() returns once every query()
+// call has left and every connection task has ended. The transport must outlive the upstream.
 #pragma once
 
 #include <flowstack/core/error.hpp>
@@ -47,6 +50,8 @@ class upstream {
 
   // Sends `query` (one question) and waits for its answer. Errors: the transport's, or
   // flow_errc::closed when close() was called or the TCP connection ended.
+  // Also flow_errc::invalid_argument for a query without exactly one question, and
+  // flow_errc::cancelled when the caller cancelled it (with_timeout turns that into timeout).
   virtual asio::awaitable<result<message>> query(const message& query) = 0;
 
   // Fails every waiting query with flow_errc::closed and closes the connection or sockets.
