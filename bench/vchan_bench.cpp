@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,27 @@ struct settings {
   int round_trips = 20000;
   int runs = 3;
   std::string runtime_dir;
+  // Contenders to run (vchan, unix, pipe, tcp); all when empty.
+  std::string only;
+  // One line per vchan bulk run: rate, and the receiver's page faults and context switches.
+  bool detail = false;
+  // Ring size each way for the vchan bulk runs.
+  std::size_t ring_size = vchan::default_ring_size;
+  bool wants(const std::string& contender) const {
+    return only.empty() || ("," + only + ",").find("," + contender + ",") != std::string::npos;
+  }
+};
+
+// The receiving process's page faults and context switches so far.
+struct usage_counts {
+  long minor_faults = 0;
+  long voluntary_switches = 0;
+  long involuntary_switches = 0;
+  static usage_counts now() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return {u.ru_minflt, u.ru_nvcsw, u.ru_nivcsw};
+  }
 };
 
 // ---- plain descriptors -------------------------------------------------------------------------
@@ -204,9 +226,8 @@ asio::awaitable<void> vchan_sender(asio::any_io_executor ex, vchan::port p, vcha
 }
 
 asio::awaitable<void> vchan_receiver(asio::any_io_executor ex, vchan::port p, vchan::options opts,
-                                     double* seconds, std::uint64_t* got) {
-  auto s =
-      co_await vchan::server(ex, 0, p, vchan::default_ring_size, vchan::default_ring_size, opts);
+                                     std::size_t ring_size, double* seconds, std::uint64_t* got) {
+  auto s = co_await vchan::server(ex, 0, p, ring_size, ring_size, opts);
   if (!s) co_return;
   auto start = clock_type::now();
   for (;;) {
@@ -229,8 +250,21 @@ double vchan_bulk(const settings& o, std::size_t chunk) {
   }
   double seconds = -1;
   std::uint64_t got = 0;
-  run_here([&](asio::any_io_executor ex) { return vchan_receiver(ex, p, opts, &seconds, &got); });
+  auto before = usage_counts::now();
+  run_here([&](asio::any_io_executor ex) {
+    return vchan_receiver(ex, p, opts, o.ring_size, &seconds, &got);
+  });
+  auto after = usage_counts::now();
   wait_child(pid);
+  if (o.detail) {
+    std::printf(
+        "    vchan %zu-byte writes: %8.0f MB/s, receiver: %ld page faults, %ld+%ld context "
+        "switches (voluntary+involuntary)\n",
+        chunk, seconds > 0 ? o.bytes / seconds / 1e6 : 0.0,
+        after.minor_faults - before.minor_faults,
+        after.voluntary_switches - before.voluntary_switches,
+        after.involuntary_switches - before.involuntary_switches);
+  }
   return got == o.bytes ? seconds : -1;
 }
 
@@ -336,8 +370,16 @@ int main(int argc, char** argv) {
       o.round_trips = std::stoi(argv[i + 1]);
     } else if (name == "--runs") {
       o.runs = std::stoi(argv[i + 1]);
+    } else if (name == "--ring") {
+      o.ring_size = parse_size(argv[i + 1]);
+    } else if (name == "--only") {
+      o.only = argv[i + 1];
+    } else if (name == "--detail") {
+      o.detail = std::string(argv[i + 1]) == "1";
     } else {
-      std::fprintf(stderr, "usage: %s [--bytes SIZE (k, M, G)] [--round-trips N] [--runs N]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--bytes SIZE (k, M, G)] [--round-trips N] [--runs N]\n"
+                   "          [--ring SIZE] [--only vchan,unix,pipe,tcp] [--detail 1]\n",
                    argv[0]);
       return 2;
     }
@@ -350,19 +392,25 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(o.bytes >> 20));
   for (std::size_t chunk : {std::size_t{4096}, std::size_t{65536}}) {
     auto rate = [&o](double seconds) { return seconds > 0 ? o.bytes / seconds / 1e6 : 0.0; };
-    double v = rate(median_of(o.runs, [&] { return vchan_bulk(o, chunk); }));
-    double u = rate(median_of(o.runs, [&] { return plain_bulk("unix", o.bytes, chunk); }));
-    double p = rate(median_of(o.runs, [&] { return plain_bulk("pipe", o.bytes, chunk); }));
-    double t = rate(median_of(o.runs, [&] { return plain_bulk("tcp", o.bytes, chunk); }));
+    auto cell = [&o](const char* contender, const std::function<double()>& once) {
+      return o.wants(contender) ? median_of(o.runs, once) : 0.0;
+    };
+    double v = rate(cell("vchan", [&] { return vchan_bulk(o, chunk); }));
+    double u = rate(cell("unix", [&] { return plain_bulk("unix", o.bytes, chunk); }));
+    double p = rate(cell("pipe", [&] { return plain_bulk("pipe", o.bytes, chunk); }));
+    double t = rate(cell("tcp", [&] { return plain_bulk("tcp", o.bytes, chunk); }));
     std::printf("  %6zu-byte writes: vchan %8.0f  unix %8.0f  pipe %8.0f  tcp %8.0f  ratio %.2fx\n",
                 chunk, v, u, p, t, u > 0 ? v / u : 0.0);
   }
   std::printf("ping-pong, 64-byte messages, %d round trips per run (us per round trip)\n",
               o.round_trips);
   auto per_trip = [&o](double seconds) { return seconds > 0 ? seconds / o.round_trips * 1e6 : 0; };
-  double v = per_trip(median_of(o.runs, [&] { return vchan_pingpong(o, 64); }));
-  double u = per_trip(median_of(o.runs, [&] { return plain_pingpong("unix", 64, o.round_trips); }));
-  double t = per_trip(median_of(o.runs, [&] { return plain_pingpong("tcp", 64, o.round_trips); }));
+  auto cell = [&o](const char* contender, const std::function<double()>& once) {
+    return o.wants(contender) ? median_of(o.runs, once) : 0.0;
+  };
+  double v = per_trip(cell("vchan", [&] { return vchan_pingpong(o, 64); }));
+  double u = per_trip(cell("unix", [&] { return plain_pingpong("unix", 64, o.round_trips); }));
+  double t = per_trip(cell("tcp", [&] { return plain_pingpong("tcp", 64, o.round_trips); }));
   std::printf("  vchan %.2f  unix %.2f  tcp %.2f  (vchan / unix %.2f)\n", v, u, t,
               u > 0 ? v / u : 0.0);
   ::rmdir(o.runtime_dir.c_str());

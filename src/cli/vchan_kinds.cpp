@@ -171,9 +171,9 @@ void add_vchan_kinds(kind_registry& kinds) {
       .options = {vchan_fork_option,
                   vchan_max_children_option,
                   {"read-size", option_type::bytes,
-                   "ring this end reads, in bytes (k, m suffixes), default 256k", 1},
+                   "ring this end reads, in bytes (k, m suffixes), default 1m", 1},
                   {"write-size", option_type::bytes,
-                   "ring this end writes, in bytes (k, m suffixes), default 256k", 1}},
+                   "ring this end writes, in bytes (k, m suffixes), default 1m", 1}},
       .check = check_vchan,
       .listen = listen_vchan,
   });
