@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "interop/dns_servers.hpp"
@@ -72,6 +75,75 @@ std::string host_query() {
   return q;
 }
 
+// A UDP upstream on a loopback port that misbehaves on purpose: each answer says 192.0.2.1, is
+// sent after `delay`, and is preceded, when `forge_first`, by a forged answer with another id
+// that says 203.0.113.66 (RFC 5452: the forwarder must drop it and wait on).
+class scripted_upstream {
+ public:
+  scripted_upstream(std::chrono::milliseconds delay, bool forge_first)
+      : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)), delay_(delay), forge_(forge_first) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  scripted_upstream(const scripted_upstream&) = delete;
+  scripted_upstream& operator=(const scripted_upstream&) = delete;
+  ~scripted_upstream() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string nameserver() const { return "127.0.0.1#" + std::to_string(port_); }
+  int queries() const { return queries_; }
+
+ private:
+  static std::string answer(std::string query, std::uint16_t id, const char (&address)[5]) {
+    query[0] = static_cast<char>(id >> 8);
+    query[1] = static_cast<char>(id & 0xff);
+    query[2] = static_cast<char>(query[2] | 0x80);  // QR
+    query[7] = 1;                                   // ANCOUNT
+    query += std::string("\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04", 12);
+    query += std::string(address, 4);
+    return query;
+  }
+
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      char buf[512];
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      ssize_t n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      // Queries without EDNS only: the answer is built by appending to the question.
+      if (n < 12 || buf[11] != 0) continue;
+      ++queries_;
+      std::string query(buf, static_cast<std::size_t>(n));
+      auto id = static_cast<std::uint16_t>((static_cast<unsigned char>(buf[0]) << 8) |
+                                           static_cast<unsigned char>(buf[1]));
+      auto send = [&](const std::string& m) {
+        ::sendto(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+      };
+      if (forge_) send(answer(query, static_cast<std::uint16_t>(id ^ 0xffff), "\xcb\x00\x71\x42"));
+      std::this_thread::sleep_for(delay_);
+      send(answer(query, id, "\xc0\x00\x02\x01"));
+    }
+  }
+
+  int fd_;
+  unsigned short port_ = 0;
+  std::chrono::milliseconds delay_;
+  bool forge_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> queries_{0};
+  std::thread thread_;
+};
+
 class dns_forward : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -95,9 +167,9 @@ class dns_forward : public ::testing::Test {
 
   void start(std::vector<std::string> extra = {}) {
     port_ = detail::free_udp_tcp_port();
-    std::vector<std::string> argv = {FLOWSTACK_BINARY, "dns-forward", "--config", config_,
-                                     "--hosts", hosts_, "--listen",
-                                     "127.0.0.1:" + std::to_string(port_)};
+    std::vector<std::string> argv = {
+        FLOWSTACK_BINARY, "dns-forward", "--config", config_,
+        "--hosts",        hosts_,        "--listen", "127.0.0.1:" + std::to_string(port_)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     daemon_ = std::make_unique<child>(argv);
     daemon_->close_stdin();
@@ -184,6 +256,35 @@ TEST_F(dns_forward, a_dead_upstream_gives_servfail_within_its_timeout) {
   start({"--cache-entries", "0"});
   auto r = ask({zone::host, "A"});
   EXPECT_NE(r.output.find("status: SERVFAIL"), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, a_forged_answer_with_another_id_is_dropped) {
+  scripted_upstream forger(std::chrono::milliseconds(20), true);
+  write_text(config_, "nameserver " + forger.nameserver() + "\ntimeout 2000\n");
+  start({"--cache-entries", "0"});
+  auto r = ask({"+noedns", "forged.example.", "A"});
+  EXPECT_NE(r.output.find("192.0.2.1"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("203.0.113.66"), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, a_slow_upstream_is_waited_for_within_its_timeout) {
+  scripted_upstream slow(std::chrono::milliseconds(400), false);
+  write_text(config_, "nameserver " + slow.nameserver() + "\ntimeout 1500\n");
+  start({"--cache-entries", "0"});
+  auto r = ask({"+noedns", "slow.example.", "A"});
+  EXPECT_NE(r.output.find("192.0.2.1"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("status: NOERROR"), std::string::npos) << r.output;
+}
+
+TEST_F(dns_forward, a_slow_upstream_loses_to_a_fast_one) {
+  scripted_upstream slow(std::chrono::milliseconds(1500), false);
+  write_text(config_, "nameserver " + slow.nameserver() + "\ntimeout 3000\nnameserver " +
+                          upstream_.nameserver() + "\n");
+  start({"--cache-entries", "0"});
+  auto started = std::chrono::steady_clock::now();
+  auto r = ask({zone::host, "A"});
+  EXPECT_NE(r.output.find(zone::host_a), std::string::npos) << r.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1200));
 }
 
 TEST_F(dns_forward, sighup_reloads_the_config) {
