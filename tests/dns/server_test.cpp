@@ -937,5 +937,39 @@ TEST(server, udp_listener_close_ends_serve_udp_after_the_answers_in_flight_are_s
       test_limit);
 }
 
+TEST(server, udp_after_stop_new_queries_are_refused_and_those_in_flight_answered) {
+  flowstack::test::run(
+      [](asio::any_io_executor ex) -> asio::awaitable<void> {
+        fake_upstream fake(ex);
+        fake.set_behaviour(test::hold_all());
+        resolver r(ex, one_server(fake), fake);
+        server s(r);
+        memory_listener listener(ex);
+        background<bool> served(ex, serve_datagrams(s, listener));
+        listener.deliver(to_wire(make_query("a.example.com", rr_type::a, 1)), client_endpoint(1));
+        co_await fake.wait_for_queries(1);
+        s.stop();
+        listener.deliver(to_wire(make_query("b.example.com", rr_type::a, 2)), client_endpoint(2));
+        const auto& sent = listener.sent();
+        std::function<bool()> refused_sent = [&sent] { return !sent.empty(); };
+        co_await listener.wait_until(refused_sent);
+        auto refused = decode(sent.front().data);
+        EXPECT_TRUE(refused && refused->header.id == 2 &&
+                    refused->full_rcode() == static_cast<std::uint16_t>(rcode::refused));
+        EXPECT_EQ(fake.queries_received(), 1u);
+        co_await flowstack::test::yield(20);
+        EXPECT_FALSE(served.ready()) << "ended with an answer in flight";
+        fake.release_held();
+        co_await served.get();
+        EXPECT_EQ(sent.size(), 2u);
+        auto answered = decode(sent.back().data);
+        EXPECT_TRUE(answered && answered->header.id == 1 && answered->full_rcode() == 0);
+        EXPECT_EQ(sent.back().to, client_endpoint(1));
+        listener.close();
+        co_await finish(r, fake);
+      },
+      test_limit);
+}
+
 }  // namespace
 }  // namespace flowstack::dns
