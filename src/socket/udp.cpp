@@ -1,9 +1,11 @@
 #include <algorithm>
+#include <array>
 #include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <flowstack/socket/error.hpp>
 #include <flowstack/socket/udp.hpp>
+#include <span>
 
 namespace flowstack::socket {
 namespace {
@@ -36,37 +38,56 @@ result<udp_socket> udp_socket::connect(asio::any_io_executor executor, udp_endpo
   return udp_socket(std::move(socket));
 }
 
+// Sends and receives are tried at once on the non-blocking socket and wait for the reactor only
+// when the kernel says would_block: a forwarder under load finds its datagrams waiting, and each
+// trip through the reactor costs a scheduler turn.
+
 asio::awaitable<result<void>> udp_socket::send_to(buffer data, udp_endpoint to) {
-  auto [ec, n] =
-      co_await socket_.async_send_to(asio::buffer(data.data(), data.size()), to, as_result);
-  (void)n;
+  std::error_code ec;
+  socket_.send_to(asio::buffer(data.data(), data.size()), to, 0, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    auto [async_ec, n] =
+        co_await socket_.async_send_to(asio::buffer(data.data(), data.size()), to, as_result);
+    (void)n;
+    ec = async_ec;
+  }
   if (ec) co_return fail(socket_.is_open() ? map_system_error(ec) : flow_errc::closed);
   co_return result<void>{};
 }
 
 asio::awaitable<result<void>> udp_socket::send(buffer data) {
-  auto [ec, n] = co_await socket_.async_send(asio::buffer(data.data(), data.size()), as_result);
-  (void)n;
+  std::error_code ec;
+  socket_.send(asio::buffer(data.data(), data.size()), 0, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    auto [async_ec, n] =
+        co_await socket_.async_send(asio::buffer(data.data(), data.size()), as_result);
+    (void)n;
+    ec = async_ec;
+  }
   if (ec) co_return fail(socket_.is_open() ? map_system_error(ec) : flow_errc::closed);
   co_return result<void>{};
 }
 
 asio::awaitable<result<datagram>> udp_socket::receive_from(std::size_t max_size) {
+  // One scratch block per thread takes any datagram whole; the bytes are copied out into a
+  // buffer of their own size before anything else can run on this thread.
+  static thread_local std::array<std::byte, 65536> scratch;
   for (;;) {
-    // Wait first, then size the buffer to the datagram that arrived (FIONREAD gives the size
-    // of the next datagram).
-    auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, as_result);
-    if (wait_ec) co_return fail(socket_.is_open() ? map_system_error(wait_ec) : flow_errc::closed);
     std::error_code ec;
-    std::size_t available = socket_.available(ec);
-    if (ec) co_return fail(map_system_error(ec));
-    auto data = buffer::create_uninitialized(
-        std::clamp<std::size_t>(available, 1, std::max<std::size_t>(max_size, 1)));
     udp_endpoint from;
-    std::size_t n = socket_.receive_from(asio::buffer(data.data(), data.size()), from, 0, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (!socket_.is_open()) co_return fail(flow_errc::closed);
+    std::size_t n = socket_.receive_from(asio::buffer(scratch), from, 0, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, as_result);
+      if (wait_ec) {
+        co_return fail(socket_.is_open() ? map_system_error(wait_ec) : flow_errc::closed);
+      }
+      continue;
+    }
     if (ec) co_return fail(map_system_error(ec));
-    co_return datagram{data.sub(0, std::min(n, max_size)), from};
+    auto data =
+        buffer::copy_of(std::span(scratch.data(), std::min(n, std::max<std::size_t>(max_size, 1))));
+    co_return datagram{std::move(data), from};
   }
 }
 
