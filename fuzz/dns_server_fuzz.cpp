@@ -63,7 +63,6 @@ asio::awaitable<void> serve_one(asio::any_io_executor ex, std::span<const std::u
   resolver r(ex, std::move(c), fake);
   server_options options;
   options.max_udp_size = max_udp_size;
-  options.query_timeout = 500ms;
   server s(r, options);
   for (auto via : {client_protocol::udp, client_protocol::tcp}) {
     auto wire = buffer::copy_of(std::as_bytes(input));

@@ -224,13 +224,13 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
     co_return answer;
   }
 
-  // One server's part in a group: ask within its timeout, then report.
-  static asio::awaitable<void> ask_for_group(std::shared_ptr<state> self, server_ptr server,
-                                             std::shared_ptr<const message> query,
-                                             client_protocol via, std::shared_ptr<group_wait> group,
-                                             bool waited_for) {
+  // Asks one server within its timeout and keeps the books: online state, counters, the hook,
+  // the cache.
+  static asio::awaitable<result<message>> ask_and_note(std::shared_ptr<state> self,
+                                                       server_ptr server, const message& query,
+                                                       client_protocol via) {
     auto started = clock::now();
-    auto asked = ask(self, server, *query, via);
+    auto asked = ask(self, server, query, via);
     auto answer = co_await with_timeout(std::move(asked), server->settings.timeout);
     auto latency = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
     const auto& address = server->settings.address;
@@ -238,7 +238,7 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
       self->note_answer(*server);
       self->counters.upstream_answered(address, latency);
       self->hook(message_direction::from_upstream, *answer, &address);
-      if (self->options.cache_enabled) self->answers.insert(*query, *answer, clock::now());
+      if (self->options.cache_enabled) self->answers.insert(query, *answer, clock::now());
     } else {
       self->note_miss(*server);
       if (answer.error() == make_error_code(flow_errc::timeout)) {
@@ -247,14 +247,30 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
         self->counters.upstream_failed(address);
       }
     }
+    co_return answer;
+  }
+
+  // One server's part in a group of several, run beside the others.
+  static asio::awaitable<void> ask_for_group(std::shared_ptr<state> self, server_ptr server,
+                                             std::shared_ptr<const message> query,
+                                             client_protocol via, std::shared_ptr<group_wait> group,
+                                             bool waited_for) {
+    auto answer = co_await ask_and_note(self, server, *query, via);
     group->report(std::move(answer), *server, waited_for);
   }
 
   // Asks one group of servers (one order) at once; returns when the group has decided.
   static asio::awaitable<std::shared_ptr<group_wait>> ask_group(
-      std::shared_ptr<state> self, const std::vector<server_ptr>& group,
-      std::shared_ptr<const message> query, client_protocol via) {
+      std::shared_ptr<state> self, const std::vector<server_ptr>& group, const message& query,
+      client_protocol via) {
     auto wait = std::make_shared<group_wait>(self->executor);
+    if (group.size() == 1) {
+      // The common case needs no task of its own: ask and wait right here.
+      auto answer = co_await ask_and_note(self, group.front(), query, via);
+      wait->report(std::move(answer), *group.front(), true);
+      co_return wait;
+    }
+    auto shared_query = std::make_shared<const message>(query);
     bool any_online = std::any_of(group.begin(), group.end(),
                                   [](const server_ptr& s) { return s->online; });
     for (const auto& server : group) {
@@ -263,7 +279,8 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
       bool waited_for = server->online || !any_online;
       if (waited_for) ++wait->waiting_for;
       asio::co_spawn(self->executor,
-                     ask_for_group(self, server, query, via, wait, waited_for), asio::detached);
+                     ask_for_group(self, server, shared_query, via, wait, waited_for),
+                     asio::detached);
     }
     while (!wait->decided()) co_await wait->changed.wait();
     co_return wait;
@@ -301,7 +318,6 @@ asio::awaitable<result<message>> resolver::resolve(const message& query, client_
   }
 
   auto servers = self->servers_for(query.questions.front().qname);
-  auto shared_query = std::make_shared<const message>(query);
   std::shared_ptr<group_wait> fallback;
   for (auto begin = servers.begin(); begin != servers.end();) {
     auto end = std::find_if(begin, servers.end(), [&](const server_ptr& s) {
@@ -309,7 +325,7 @@ asio::awaitable<result<message>> resolver::resolve(const message& query, client_
     });
     std::vector<server_ptr> group(begin, end);
     begin = end;
-    auto decided = co_await state::ask_group(self, group, shared_query, via);
+    auto decided = co_await state::ask_group(self, group, query, via);
     if (decided->best_rank >= rank::nodata) {
       fallback = std::move(decided);
       break;

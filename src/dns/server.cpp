@@ -139,8 +139,8 @@ struct server::state : std::enable_shared_from_this<server::state> {
 
     ++self->in_flight;
     std::string source = "none";
-    auto resolving = self->resolver.resolve(query, via, &source);
-    auto resolved = co_await with_timeout(std::move(resolving), self->options.query_timeout);
+    // No deadline here: the resolver gives up after its servers' timeouts.
+    auto resolved = co_await self->resolver.resolve(query, via, &source);
     --self->in_flight;
     if (resolved) co_return self->finish(*resolved, query, via, peer, source, started);
     if (!self->options.servfail_on_failure) {

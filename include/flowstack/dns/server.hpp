@@ -36,7 +36,6 @@ struct server_options {
   std::size_t max_tcp_connections = 1'000;
   std::size_t max_queries_per_connection = 100;
   std::chrono::milliseconds tcp_idle_timeout{10'000};
-  std::chrono::milliseconds query_timeout{10'000};  // a bound on any one query's resolution
   bool servfail_on_failure = true;
 };
 
