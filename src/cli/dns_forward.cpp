@@ -278,12 +278,13 @@ class daemon {
     log(log_level::info, "signal %d: stopping once the queries in flight are answered", number);
     self->server_.stop();
     for (auto& listener : self->tcp_) listener.unlisten();
-    for (auto& listener : self->udp_) listener->close();
+    // The UDP sockets stay open until the answers in flight have gone out through them.
     asio::steady_timer drain(self->io_);
     for (int i = 0; i < 100 && self->server_.in_flight() > 0; ++i) {
       drain.expires_after(std::chrono::milliseconds(50));
       co_await drain.async_wait(asio::use_awaitable);
     }
+    for (auto& listener : self->udp_) listener->close();
     co_await self->resolver_.close();
     self->reload_signals_.cancel();
     self->dump_signals_.cancel();

@@ -80,8 +80,13 @@ struct server::state : std::enable_shared_from_this<server::state> {
                                                     : std::size_t{65535};
     message sent = response;
     sent.header.id = query.header.id;
-    // RFC 6891 §7: no OPT record in an answer to a query without one.
-    if (!query.edns) sent.edns.reset();
+    // RFC 6891 §7: an OPT record in the answer exactly when the query had one.
+    if (!query.edns) {
+      sent.edns.reset();
+    } else if (!sent.edns) {
+      sent.edns = dns::edns{};
+      sent.edns->udp_payload_size = static_cast<std::uint16_t>(options.max_udp_size);
+    }
     auto wire = encode(sent, encode_options{limit});
     if (!wire) {
       counters().query_dropped(via, "unencodable");

@@ -440,6 +440,21 @@ TEST(server, query_without_opt_gets_an_answer_without_opt) {
       test_limit);
 }
 
+TEST(server, query_with_opt_gets_an_answer_with_opt_even_when_the_upstream_left_it_out) {
+  flowstack::test::run(
+      [](asio::any_io_executor ex) -> asio::awaitable<void> {
+        fake_upstream fake(ex);  // make_answer never carries an OPT record
+        resolver r(ex, one_server(fake), fake);
+        server s(r);
+        auto query = with_edns(make_query("www.example.com", rr_type::a, 4), 4096);
+        auto answer = co_await ask(s, query, client_protocol::udp);
+        EXPECT_TRUE(answer && answer->edns.has_value() && answer->answers.size() == 1u);
+        if (answer && answer->edns) EXPECT_EQ(answer->edns->udp_payload_size, 1232);
+        co_await finish(r, fake);
+      },
+      test_limit);
+}
+
 TEST(server, metrics_count_queries_by_transport_and_rcode) {
   flowstack::test::run(
       [](asio::any_io_executor ex) -> asio::awaitable<void> {

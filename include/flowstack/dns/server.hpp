@@ -46,7 +46,8 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // Serves datagrams from `listener` until it is closed or stop() is called.
+  // Serves datagrams from `listener` until it is closed (after stop(), new queries get REFUSED),
+  // then waits for the answers still being sent through it.
   asio::awaitable<void> serve_udp(datagram_listener& listener);
 
   // Serves one TCP connection until the client closes it, it idles out, or stop() is called.
