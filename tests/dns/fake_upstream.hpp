@@ -10,6 +10,9 @@
 //   Any server_address is accepted: one fake stands for every upstream of a resolver, and
 //   fake_query::server says which one was asked (set_behaviour(server, ...) per server).
 //
+// Messages: make_query(name, type, id) and make_answer(query) build the usual pair; to_wire
+// encodes. An answer of another shape: edit make_answer(q) and send it with fake_reply::of.
+//
 // Scripting: a behaviour maps each query the server receives to a fake_reply: which messages
 // to send back (a normal answer, a wrong id or wrong question first, garbage, nothing), after
 // what delay, whether to hold them until release_held() (answers out of order), whether to close
@@ -125,7 +128,9 @@ struct fake_reply {
   bool hold = false;                            // kept until release_held()
   bool close_connection = false;  // TCP: the server hangs up after sending the messages
 
-  static fake_reply answer(const message& query) { return with(to_wire(make_answer(query))); }
+  static fake_reply answer(const message& query) { return of(make_answer(query)); }
+  // Any message, e.g. make_answer(q) with header.tc set or set_rcode(3) (NXDOMAIN).
+  static fake_reply of(const message& m) { return with(to_wire(m)); }
   static fake_reply drop() { return {}; }
   // A forged answer (another address, 198.51.100.66) with another id first (RFC 5452: the
   // client must drop it and go on).
