@@ -49,6 +49,21 @@ buffer with_id(const std::vector<std::uint8_t>& wire, std::uint16_t id) {
   return out;
 }
 
+// What a query needs before it goes out: its one question and the caller's id (to match and to
+// restore), and its wire form.
+struct outgoing {
+  question asked;
+  std::uint16_t caller_id = 0;
+  std::vector<std::uint8_t> wire;
+};
+
+result<outgoing> prepare(const message& query) {
+  if (query.questions.size() != 1) return fail(flow_errc::invalid_argument);
+  auto wire = encode(query);
+  if (!wire) return fail(wire.error());
+  return outgoing{query.questions.front(), query.header.id, std::move(*wire)};
+}
+
 // What both kinds share: the in-flight cap with its queue, query ids, close() and the count of
 // callers still inside query().
 class upstream_base : public upstream {
@@ -240,11 +255,9 @@ class udp_upstream final : public upstream_base {
 
 asio::awaitable<result<message>> udp_upstream::query(const message& query) {
   caller_guard caller(*this);
-  if (query.questions.size() != 1) co_return fail(flow_errc::invalid_argument);
-  const question asked = query.questions.front();
-  const std::uint16_t caller_id = query.header.id;
-  auto wire = encode(query);
-  if (!wire) co_return fail(wire.error());
+  auto out = prepare(query);
+  if (!out) co_return fail(out.error());
+  const question& asked = out->asked;
 
   auto got_slot = co_await acquire_slot();
   if (!got_slot) co_return fail(got_slot.error());
@@ -252,7 +265,7 @@ asio::awaitable<result<message>> udp_upstream::query(const message& query) {
   auto id = allocate_id();
   if (!id) co_return fail(id.error());
   id_guard id_held(*this, *id);
-  const buffer datagram = with_id(*wire, *id);
+  const buffer datagram = with_id(out->wire, *id);
 
   // A fresh channel per query: a fresh random source port (RFC 5452 §9.2).
   auto opened = transport_.open_datagram(server_);
@@ -273,7 +286,7 @@ asio::awaitable<result<message>> udp_upstream::query(const message& query) {
   if (closed_) co_return fail(flow_errc::closed);
   result<message> answer =
       raced.index() == 0 ? std::move(std::get<0>(raced)) : std::move(std::get<1>(raced));
-  if (answer) answer->header.id = caller_id;
+  if (answer) answer->header.id = out->caller_id;
   co_return answer;
 }
 
@@ -539,12 +552,10 @@ asio::awaitable<result<std::shared_ptr<tcp_connection>>> tcp_upstream::connectio
 
 asio::awaitable<result<message>> tcp_upstream::query(const message& query) {
   caller_guard caller(*this);
-  if (query.questions.size() != 1) co_return fail(flow_errc::invalid_argument);
-  const question asked = query.questions.front();
-  const std::uint16_t caller_id = query.header.id;
-  auto wire = encode(query);
-  if (!wire) co_return fail(wire.error());
-  if (wire->size() > 0xffff) co_return fail(make_error_code(dns_errc::message_too_large));
+  auto out = prepare(query);
+  if (!out) co_return fail(out.error());
+  if (out->wire.size() > 0xffff) co_return fail(make_error_code(dns_errc::message_too_large));
+  const question& asked = out->asked;
 
   auto got_slot = co_await acquire_slot();
   if (!got_slot) co_return fail(got_slot.error());
@@ -559,7 +570,7 @@ asio::awaitable<result<message>> tcp_upstream::query(const message& query) {
     if (!id) co_return fail(id.error());
     id_guard id_held(*this, *id);
     pending_query pending(executor_, asked);
-    registration registered(conn, *id, &pending, with_id(*wire, *id));
+    registration registered(conn, *id, &pending, with_id(out->wire, *id));
     while (!pending.outcome) {
       bool stop = co_await cancellation_requested();
       if (stop) co_return fail(flow_errc::cancelled);
@@ -571,7 +582,7 @@ asio::awaitable<result<message>> tcp_upstream::query(const message& query) {
     // connection. A query already sent fails with its connection (it may have been answered).
     if (!*pending.outcome && pending.retry && attempt == 0) continue;
     result<message> answer = std::move(*pending.outcome);
-    if (answer) answer->header.id = caller_id;
+    if (answer) answer->header.id = out->caller_id;
     co_return answer;
   }
 }

@@ -3,6 +3,7 @@
 // failing server beside a good one), and what flowstack adds (answer ranking across servers,
 // offline servers, TC retried over TCP, answers kept intact, the hook, reconfiguration).
 #include "fake_upstream.hpp"
+#include "resolver_checks.hpp"
 
 #include "../support/async.hpp"
 #include "../support/run.hpp"
@@ -93,14 +94,6 @@ asio::awaitable<bool> eventually(std::function<bool()> condition) {
     co_await flowstack::test::sleep_for(5ms);
   }
   co_return true;
-}
-
-// Closes the resolver, checks nothing is left open, ends the fake.
-asio::awaitable<void> finish(resolver& r, fake_upstream& fake) {
-  co_await r.close();
-  EXPECT_EQ(fake.open_flows(), 0u) << "connections left open";
-  EXPECT_EQ(fake.open_channels(), 0u) << "datagram channels left open";
-  co_await fake.shutdown();
 }
 
 // Waits until the detached tasks of a resolution (servers nobody waited for) have finished.

@@ -2,6 +2,7 @@
 // message gets (RFC 1035 §4.1.1, RFC 6891 §6.2.5, §7), UDP truncation, TCP pipelining, out of
 // order answers and connection management (RFC 7766 §6.2), and the UDP loop.
 #include "fake_upstream.hpp"
+#include "resolver_checks.hpp"
 #include "memory_listener.hpp"
 #include "wire.hpp"
 
@@ -40,14 +41,6 @@ config one_server(const fake_upstream& fake, std::chrono::milliseconds timeout =
   config c;
   c.servers.push_back(server_config{fake.address(), {}, timeout, 0});
   return c;
-}
-
-// Closes the resolver, checks that nothing it opened upstream is left open, ends the fake.
-asio::awaitable<void> finish(resolver& r, fake_upstream& fake) {
-  co_await r.close();
-  EXPECT_EQ(fake.open_flows(), 0u) << "upstream connections left open";
-  EXPECT_EQ(fake.open_channels(), 0u) << "upstream datagram channels left open";
-  co_await fake.shutdown();
 }
 
 std::optional<message> decoded(const std::optional<buffer>& wire) {
