@@ -55,6 +55,13 @@ struct tcp_connection {
   asio::steady_timer idle;
 };
 
+// The answering tasks of one serve_udp call: they send through its listener.
+struct udp_tasks {
+  explicit udp_tasks(asio::any_io_executor executor) : drained(std::move(executor)) {}
+  std::size_t running = 0;
+  wait_queue drained;
+};
+
 }  // namespace
 
 struct server::state : std::enable_shared_from_this<server::state> {
@@ -67,17 +74,15 @@ struct server::state : std::enable_shared_from_this<server::state> {
   bool stopped = false;
   std::size_t in_flight = 0;
   std::size_t tcp_connections = 0;
-  std::size_t udp_tasks = 0;
-  std::optional<wait_queue> udp_drained;
   std::list<std::weak_ptr<tcp_connection>> connections;
 
   dns::metrics& counters() { return resolver.metrics(); }
 
-  std::optional<buffer> finish(const message& response, const message& query,
-                               client_protocol via, const std::string& peer,
-                               const std::string& source, clock::time_point started) {
-    std::size_t limit = via == client_protocol::udp ? udp_limit(query, options.max_udp_size)
-                                                    : std::size_t{65535};
+  std::optional<buffer> finish(const message& response, const message& query, client_protocol via,
+                               const std::string& peer, const std::string& source,
+                               clock::time_point started) {
+    std::size_t limit =
+        via == client_protocol::udp ? udp_limit(query, options.max_udp_size) : std::size_t{65535};
     message sent = response;
     sent.header.id = query.header.id;
     // RFC 6891 §7: an OPT record in the answer exactly when the query had one.
@@ -158,12 +163,13 @@ struct server::state : std::enable_shared_from_this<server::state> {
 
   static asio::awaitable<void> answer_datagram(std::shared_ptr<state> self,
                                                datagram_listener& listener,
+                                               std::shared_ptr<udp_tasks> tasks,
                                                client_datagram datagram) {
-    std::string peer = datagram.from.address().to_string() + ":" +
-                       std::to_string(datagram.from.port());
+    std::string peer =
+        datagram.from.address().to_string() + ":" + std::to_string(datagram.from.port());
     auto out = co_await answer(self, std::move(datagram.data), client_protocol::udp, peer);
     if (out) co_await listener.send_to(std::move(*out), datagram.from);
-    if (--self->udp_tasks == 0 && self->udp_drained) self->udp_drained->notify_all();
+    if (--tasks->running == 0) tasks->drained.notify_all();
   }
 
   static asio::awaitable<void> answer_stream(std::shared_ptr<state> self,
@@ -185,18 +191,17 @@ struct server::state : std::enable_shared_from_this<server::state> {
   static asio::awaitable<void> watch_idle(std::shared_ptr<state> self,
                                           std::shared_ptr<tcp_connection> c) {
     while (!c->ended) {
-      bool idle = c->pending == 0 &&
-                  (self->stopped ||
-                   clock::now() - c->last_activity >= self->options.tcp_idle_timeout);
+      bool idle = c->pending == 0 && (self->stopped || clock::now() - c->last_activity >=
+                                                           self->options.tcp_idle_timeout);
       if (idle) {
         co_await c->connection.close();
         co_return;
       }
       // While a query is pending the deadline may have passed: look again a timeout later.
       auto deadline = c->last_activity + self->options.tcp_idle_timeout;
-      c->idle.expires_at(std::max(deadline, clock::now() + (c->pending > 0
-                                                               ? self->options.tcp_idle_timeout
-                                                               : clock::duration::zero())));
+      c->idle.expires_at(
+          std::max(deadline, clock::now() + (c->pending > 0 ? self->options.tcp_idle_timeout
+                                                            : clock::duration::zero())));
       co_await c->idle.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     }
   }
@@ -215,7 +220,7 @@ asio::awaitable<std::optional<buffer>> server::answer(buffer query, client_proto
 asio::awaitable<void> server::serve_udp(datagram_listener& listener) {
   auto self = state_;
   auto executor = co_await asio::this_coro::executor;
-  if (!self->udp_drained) self->udp_drained.emplace(executor);
+  auto tasks = std::make_shared<udp_tasks>(executor);
   while (!self->stopped) {
     auto datagram = co_await listener.receive_from();
     if (!datagram) {
@@ -228,12 +233,12 @@ asio::awaitable<void> server::serve_udp(datagram_listener& listener) {
       }
       continue;
     }
-    ++self->udp_tasks;
-    asio::co_spawn(executor, state::answer_datagram(self, listener, std::move(*datagram)),
+    ++tasks->running;
+    asio::co_spawn(executor, state::answer_datagram(self, listener, tasks, std::move(*datagram)),
                    asio::detached);
   }
   // The answering tasks use the listener: it must outlive them.
-  while (self->udp_tasks > 0) co_await self->udp_drained->wait();
+  while (tasks->running > 0) co_await tasks->drained.wait();
 }
 
 asio::awaitable<void> server::serve_tcp(flow connection, std::string peer) {
@@ -282,6 +287,8 @@ void server::stop() {
   }
 }
 
-std::size_t server::in_flight() const noexcept { return state_->in_flight; }
+std::size_t server::in_flight() const noexcept {
+  return state_->in_flight;
+}
 
 }  // namespace flowstack::dns

@@ -945,6 +945,31 @@ TEST(server, udp_listener_close_ends_serve_udp_after_the_answers_in_flight_are_s
       test_limit);
 }
 
+TEST(server, udp_closing_one_listener_does_not_wait_for_anothers_answers) {
+  flowstack::test::run(
+      [](asio::any_io_executor ex) -> asio::awaitable<void> {
+        fake_upstream fake(ex);
+        fake.set_behaviour(test::hold_all());
+        resolver r(ex, one_server(fake), fake);
+        server s(r);
+        memory_listener v4(ex);
+        memory_listener v6(ex);
+        background<bool> served_v4(ex, serve_datagrams(s, v4));
+        background<bool> served_v6(ex, serve_datagrams(s, v6));
+        v6.deliver(to_wire(make_query("a.example.com", rr_type::a, 1)), client_endpoint(1));
+        co_await fake.wait_for_queries(1);
+        v4.close();
+        co_await served_v4.get();  // ends although v6 still has an answer in flight
+        EXPECT_FALSE(served_v6.ready());
+        fake.release_held();
+        v6.close();
+        co_await served_v6.get();
+        EXPECT_EQ(v6.sent().size(), 1u);
+        co_await finish(r, fake);
+      },
+      test_limit);
+}
+
 TEST(server, udp_after_stop_new_queries_are_refused_and_those_in_flight_answered) {
   flowstack::test::run(
       [](asio::any_io_executor ex) -> asio::awaitable<void> {
