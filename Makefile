@@ -3,7 +3,7 @@
 # `make install` installs the library.
 
 # Debian packages the build, the tests and the benchmarks need.
-PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev ccache \
+PACKAGES := cmake ninja-build g++ clang clang-format libclang-rt-14-dev ccache \
             libasio-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev \
             socat iperf3 iproute2 procps openssl knot-dnsutils \
             dnsperf dnsdist dnsmasq-base unbound
