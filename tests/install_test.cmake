@@ -22,3 +22,38 @@ execute_process(COMMAND ${WORK_DIR}/build/echo_server --self-test RESULT_VARIABL
 if(rc)
   message(FATAL_ERROR "the example's self-test failed: ${rc}")
 endif()
+
+# A project that asks for the core alone links without OpenSSL: the package must not even look
+# for it (CMAKE_DISABLE_FIND_PACKAGE_OpenSSL makes a find_dependency(OpenSSL) fail).
+set(core_only ${WORK_DIR}/core-only)
+file(WRITE ${core_only}/CMakeLists.txt [=[
+cmake_minimum_required(VERSION 3.25)
+project(flowstack_core_only LANGUAGES CXX)
+set(CMAKE_CXX_STANDARD 23)
+find_package(flowstack REQUIRED COMPONENTS core)
+if(TARGET flowstack::tls OR TARGET flowstack::flowstack)
+  message(FATAL_ERROR "COMPONENTS core loaded more than the core")
+endif()
+add_executable(core_only main.cpp)
+target_link_libraries(core_only PRIVATE flowstack::core)
+]=])
+file(WRITE ${core_only}/main.cpp [=[
+#include <flowstack/core/buffer.hpp>
+int main() { return flowstack::buffer::of_string("flow").size() == 4 ? 0 : 1; }
+]=])
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${core_only} -B ${core_only}/build
+  -G Ninja -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
+  "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}"
+  -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=TRUE
+  RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring a core-only project against the installed package failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${core_only}/build RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building a core-only project against the installed package failed: ${rc}")
+endif()
+execute_process(COMMAND ${core_only}/build/core_only RESULT_VARIABLE rc TIMEOUT 30)
+if(rc)
+  message(FATAL_ERROR "the core-only program failed: ${rc}")
+endif()
