@@ -22,6 +22,8 @@ class flow_category_impl final : public std::error_category {
         return "the flow ended before the expected number of bytes arrived";
       case flow_errc::invalid_argument:
         return "invalid argument to a flow operation";
+      case flow_errc::frame_too_large:
+        return "a length-prefixed frame is longer than its reader accepts or its prefix can say";
     }
     return "unknown flow error " + std::to_string(code);
   }

@@ -1,6 +1,6 @@
 // record_flow: the smallest layered flow, a test double that layered transports (TLS, vchan)
-// follow. It frames the bytes of its writes into records (a 4-byte big-endian length, then at
-// most max_record bytes) over an inner flow it owns, and ends its sending direction with an
+// follow. It frames the bytes of its writes into records (core's framing with a 32-bit length,
+// at most max_record bytes each) over an inner flow it owns, and ends its sending direction with an
 // empty record: the shape of TLS (records, close_notify) without the cryptography.
 //
 // The layering rules of the flow contract (DESIGN.md §1.3) as this flow follows them:
@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <flowstack/core/combinators.hpp>
 #include <flowstack/core/flow.hpp>
+#include <flowstack/core/framing.hpp>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,7 @@ namespace flowstack::test {
 class record_flow final : public flow_impl {
  public:
   static constexpr std::size_t max_record = 16 * 1024;
-  static constexpr std::size_t header_size = 4;
+  static constexpr length_prefix prefix = length_prefix::be32;
 
   explicit record_flow(flow inner) : flow_impl(inner.get_executor()), inner_(std::move(inner)) {}
 
@@ -34,29 +35,15 @@ class record_flow final : public flow_impl {
 
  protected:
   asio::awaitable<read_result> do_read() override {
-    // Peek first so that an inner eof between records is told apart from a truncated record.
-    auto first = co_await inner_.read();
-    if (!first) co_return fail(first.error());
-    if (first->is_eof()) {
+    // A cut record and a read cancelled from outside (with_timeout) are read_frame's to handle:
+    // the octets read so far go back into the inner flow, so a later read loses none.
+    auto record = co_await read_frame(inner_, prefix, max_record);
+    if (!record) co_return fail(record.error());
+    if (!*record || (*record)->empty()) {  // the inner eof between records, or the end record
       co_await end_read();
       co_return data_or_eof::eof();
     }
-    inner_.unread(std::move(*first).data());
-    auto header = co_await read_exactly(inner_, header_size);
-    if (!header) co_return fail(header.error());
-    std::uint32_t length = header->get_be32(0);
-    if (length == 0) {
-      co_await end_read();
-      co_return data_or_eof::eof();
-    }
-    auto payload = co_await read_exactly(inner_, length);
-    if (!payload) {
-      // read_exactly put the partial payload back; the header goes in front of it, so a read
-      // cancelled from outside (with_timeout) loses no byte.
-      inner_.unread(*header);
-      co_return fail(payload.error());
-    }
-    co_return data_or_eof(std::move(*payload));
+    co_return data_or_eof(std::move(**record));
   }
 
   asio::awaitable<write_result> do_writev(std::span<const buffer> data) override {
@@ -65,9 +52,7 @@ class record_flow final : public flow_impl {
       buffer rest = part;
       while (!rest.empty()) {
         auto [piece, later] = rest.split(std::min(rest.size(), max_record));
-        auto header = buffer::create(header_size);
-        header.set_be32(0, static_cast<std::uint32_t>(piece.size()));
-        records.push_back(std::move(header));
+        records.push_back(frame_header(prefix, piece.size()));
         records.push_back(std::move(piece));
         rest = std::move(later);
       }
@@ -82,8 +67,7 @@ class record_flow final : public flow_impl {
 
   asio::awaitable<void> do_shutdown_write() override {
     // The end record is best effort: shutdown never fails, and a peer that is gone needs none.
-    auto end = buffer::create(header_size);
-    co_await inner_.write(std::move(end));
+    co_await inner_.write(frame_header(prefix, 0));
     write_done_ = true;
     if (read_done_) co_await inner_.close();
   }

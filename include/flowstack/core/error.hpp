@@ -23,6 +23,8 @@ enum class flow_errc {
   unexpected_eof,
   // An argument given to a flow operation is not acceptable (e.g. a zero-byte read_exactly).
   invalid_argument,
+  // A length-prefixed frame is longer than its reader accepts or its prefix can say (framing).
+  frame_too_large,
 };
 
 const std::error_category& flow_category() noexcept;

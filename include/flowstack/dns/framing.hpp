@@ -1,12 +1,10 @@
 // DNS over a stream (RFC 1035 §4.2.2): each message is preceded by its length as two octets,
-// big-endian. Generic over anything flow-shaped, like the core combinators.
+// big-endian: core's length-prefixed framing with a 16-bit prefix.
 #pragma once
 
-#include <flowstack/core/combinators.hpp>
+#include <flowstack/core/framing.hpp>
 #include <flowstack/dns/error.hpp>
 
-#include <array>
-#include <cstdint>
 #include <optional>
 
 namespace flowstack::dns {
@@ -16,30 +14,16 @@ namespace flowstack::dns {
 // fails flow_errc::unexpected_eof. A zero length gives an empty buffer (which does not decode).
 template <flow_like F>
 asio::awaitable<result<std::optional<buffer>>> read_tcp_message(F& f) {
-  // One read first, to tell a clean end (eof here) from a cut frame (eof inside read_exactly).
-  auto first = co_await f.read();
-  if (!first) co_return fail(first.error());
-  if (first->is_eof()) co_return std::optional<buffer>{};
-  f.unread(std::move(*first).data());
-  auto prefix = co_await read_exactly(f, 2);
-  if (!prefix) co_return fail(prefix.error());
-  std::size_t length = prefix->get_be16(0);
-  if (length == 0) co_return std::optional<buffer>{buffer{}};
-  auto body = co_await read_exactly(f, length);
-  if (!body) co_return fail(body.error());
-  co_return std::optional<buffer>{std::move(*body)};
+  co_return co_await read_frame(f, length_prefix::be16, max_frame_length(length_prefix::be16));
 }
 
 // Writes one message with its length prefix in one writev. Fails message_too_large above 65535
 // octets, else whatever the flow's write fails with.
 template <flow_like F>
 asio::awaitable<result<void>> write_tcp_message(F& f, buffer message) {
-  if (message.size() > 0xffff) co_return fail(make_error_code(dns_errc::message_too_large));
-  auto prefix = buffer::create(2);
-  prefix.set_be16(0, static_cast<std::uint16_t>(message.size()));
-  std::array<buffer, 2> parts{std::move(prefix), std::move(message)};
-  auto written = co_await f.writev(parts);
-  co_return written;
+  if (message.size() > max_frame_length(length_prefix::be16))
+    co_return fail(make_error_code(dns_errc::message_too_large));
+  co_return co_await write_frame(f, length_prefix::be16, std::move(message));
 }
 
 }  // namespace flowstack::dns
