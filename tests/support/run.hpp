@@ -34,14 +34,16 @@ inline void drive(asio::io_context& io, const bool& finished, std::chrono::secon
 
 }  // namespace detail
 
-// Runs `make(executor)`'s awaitable on a fresh io_context and returns its value. Fails the test
-// when the coroutine cannot finish or takes longer than `limit`.
+namespace detail {
+
+// Spawns `make(executor)`'s awaitable on a fresh io_context, lets `drive(io, finished)` run the
+// context, and returns the awaitable's value (or rethrows what it threw).
 //
 // The result is handed over by a completion handler that runs on the io_context's own thread
 // (not by a std::future: asio completes a future on a system thread, after run_for may already
 // have returned).
-template <typename MakeAwaitable>
-auto run(MakeAwaitable make, std::chrono::seconds limit = std::chrono::seconds(60)) {
+template <typename MakeAwaitable, typename Drive>
+auto spawn_and_drive(MakeAwaitable& make, Drive drive) {
   asio::io_context io;
   auto op = make(io.get_executor());
   using value_type = typename decltype(op)::value_type;
@@ -53,7 +55,7 @@ auto run(MakeAwaitable make, std::chrono::seconds limit = std::chrono::seconds(6
       finished = true;
     };
     asio::co_spawn(io, std::move(op), done);
-    detail::drive(io, finished, limit);
+    drive(io, finished);
     if (error) std::rethrow_exception(error);
   } else {
     std::optional<value_type> value;
@@ -63,10 +65,20 @@ auto run(MakeAwaitable make, std::chrono::seconds limit = std::chrono::seconds(6
       finished = true;
     };
     asio::co_spawn(io, std::move(op), done);
-    detail::drive(io, finished, limit);
+    drive(io, finished);
     if (error) std::rethrow_exception(error);
     return std::move(*value);
   }
+}
+
+}  // namespace detail
+
+// Runs `make(executor)`'s awaitable on a fresh io_context and returns its value. Fails the test
+// when the coroutine cannot finish or takes longer than `limit`.
+template <typename MakeAwaitable>
+auto run(MakeAwaitable make, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  return detail::spawn_and_drive(
+      make, [limit](asio::io_context& io, const bool& finished) { detail::drive(io, finished, limit); });
 }
 
 }  // namespace flowstack::test

@@ -4,11 +4,11 @@
 // operations), so a layered or test flow needs no adapter.
 #pragma once
 
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/flow.hpp>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -159,17 +159,16 @@ asio::awaitable<result<buffer>> read_exactly(F& f, std::size_t n) {
   co_return buffer::concat(parts);
 }
 
-// Runs any awaitable operation with a deadline. When the time runs out the operation is
-// cancelled and the result is the error `timeout`. An operation that already returns a
-// result<T> keeps its own errors; any other T becomes result<T>.
+// Runs any awaitable operation with a deadline, on `time` (the steady clock unless a test gives a
+// manual one). When the time runs out the operation is cancelled and the result is the error
+// `timeout`. An operation that already returns a result<T> keeps its own errors; any other T
+// becomes result<T>.
 template <typename T>
 asio::awaitable<typename detail::timeout_result<T>::type> with_timeout(
-    asio::awaitable<T> op, std::chrono::steady_clock::duration timeout) {
+    asio::awaitable<T> op, clock::duration timeout, clock& time = clock::steady()) {
   using namespace asio::experimental::awaitable_operators;
-  auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer timer(executor, timeout);
-  auto raced = co_await (detail::without_cancellation_throw(std::move(op)) ||
-                         timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable)));
+  auto raced =
+      co_await (detail::without_cancellation_throw(std::move(op)) || time.wait_for(timeout));
   if (raced.index() == 1) co_return fail(flow_errc::timeout);
   if constexpr (std::is_void_v<T>) {
     co_return result<void>{};
