@@ -22,10 +22,10 @@ namespace flowstack::bench {
 
 class flowstack_server {
  public:
-  flowstack_server(socket::flow_handler handler, socket::listen_options options = {}) {
-    auto l = socket::listen(io_.get_executor(),
-                            socket::tcp_endpoint(asio::ip::address_v4::loopback(), 0),
-                            std::move(handler), std::move(options));
+  flowstack_server(net::flow_handler handler, net::listen_options options = {}) {
+    auto l =
+        socket::listen(io_.get_executor(), net::tcp_endpoint(asio::ip::address_v4::loopback(), 0),
+                       std::move(handler), std::move(options));
     if (!l) die("flowstack listen: " + l.error().message());
     listener_ = std::move(*l);
     port_ = listener_.local_port();
@@ -49,7 +49,7 @@ class flowstack_server {
 
  private:
   asio::io_context io_{1};
-  socket::listener listener_;
+  net::listener listener_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
@@ -68,7 +68,7 @@ auto run_client(MakeAwaitable make, std::chrono::seconds limit = std::chrono::se
   return future.get();
 }
 
-inline socket::tcp_endpoint loopback_endpoint(std::uint16_t port) {
+inline net::tcp_endpoint loopback_endpoint(std::uint16_t port) {
   return {asio::ip::address_v4::loopback(), port};
 }
 

@@ -121,7 +121,7 @@ asio::awaitable<void> wait_idle(flow& f) {
 
 measurement measure_flowstack(client_process& c, int count) {
   asio::io_context io{1};
-  socket::listen_options options;
+  net::listen_options options;
   options.max_connections = static_cast<std::size_t>(count) + 16;
   auto l = socket::listen(
       io.get_executor(), loopback_endpoint(0), [](flow& f) { return wait_idle(f); }, options);

@@ -45,7 +45,7 @@ struct pinged {
 asio::awaitable<pinged> ping(asio::any_io_executor, std::uint16_t port, std::size_t size,
                              int count) {
   pinged out;
-  socket::connect_options options;
+  net::connect_options options;
   options.nodelay = true;
   auto connected = co_await socket::connect(loopback_endpoint(port), options);
   if (!connected) {
@@ -80,7 +80,7 @@ asio::awaitable<pinged> ping(asio::any_io_executor, std::uint16_t port, std::siz
 }
 
 latencies flowstack_pingpong(std::size_t size, int count) {
-  socket::listen_options options;
+  net::listen_options options;
   options.flow.nodelay = true;
   flowstack_server server([](flow& f) { return echo(f); }, options);
   auto p = run_client(

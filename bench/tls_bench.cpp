@@ -202,7 +202,7 @@ struct handshake_tally {
 asio::awaitable<handshake_tally> connect_many(asio::any_io_executor, tls::context* ctx,
                                               std::uint16_t port, int count, int warmup) {
   handshake_tally t;
-  socket::connect_options opts;
+  net::connect_options opts;
   opts.nodelay = true;
   auto ping = buffer::of_string("h");
   for (int i = 0; i < count + warmup; ++i) {
@@ -235,7 +235,7 @@ asio::awaitable<handshake_tally> connect_many(asio::any_io_executor, tls::contex
 double flowstack_handshakes(const credentials& c, const suite& s, int count, bool resumed) {
   auto server_ctx = flowstack_context(c, s, tls::role::server, resumed);
   auto client_ctx = flowstack_context(c, s, tls::role::client, resumed);
-  socket::listen_options lo;
+  net::listen_options lo;
   lo.flow.nodelay = true;
   flowstack_server server([ctx = &server_ctx](flow& f) { return answer_one(f, ctx); }, lo);
   int warmup = resumed ? 1 : 0;

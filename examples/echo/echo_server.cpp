@@ -1,5 +1,6 @@
 // A TCP echo server on flowstack: every byte a client sends comes back, half-close included.
-// Usage: echo_server PORT            (listens on 127.0.0.1:PORT; `echo_server --self-test` checks itself)
+// Usage: echo_server PORT            (listens on 127.0.0.1:PORT; `echo_server --self-test` checks
+// itself)
 #include <flowstack/core/combinators.hpp>
 #include <flowstack/socket/tcp.hpp>
 
@@ -22,7 +23,8 @@ asio::awaitable<void> echo(fs::flow& client) {
 
 // Connects to the server, sends a line, half-closes, and checks the whole line comes back.
 asio::awaitable<void> self_test(unsigned short port, int& status) {
-  auto f = co_await fs::socket::connect(fs::socket::tcp_endpoint(asio::ip::address_v4::loopback(), port));
+  auto f =
+      co_await fs::socket::connect(fs::net::tcp_endpoint(asio::ip::address_v4::loopback(), port));
   if (!f) co_return;
   auto w = co_await f->write(fs::buffer::of_string("hello, flowstack\n"));
   if (!w) co_return;
@@ -41,8 +43,8 @@ int main(int argc, char** argv) {
   bool testing = argc > 1 && std::string_view(argv[1]) == "--self-test";
   unsigned short port = testing || argc < 2 ? 0 : static_cast<unsigned short>(std::atoi(argv[1]));
   asio::io_context io;
-  auto server = fs::socket::listen(io.get_executor(),
-                                   fs::socket::tcp_endpoint(asio::ip::address_v4::loopback(), port), echo);
+  auto server = fs::socket::listen(
+      io.get_executor(), fs::net::tcp_endpoint(asio::ip::address_v4::loopback(), port), echo);
   if (!server) {
     std::fprintf(stderr, "listen: %s\n", server.error().message().c_str());
     return 1;

@@ -71,16 +71,16 @@ class socket_transport final : public dns::upstream_transport {
   explicit socket_transport(asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
   asio::awaitable<result<flow>> connect_stream(const dns::server_address& server) override {
-    socket::connect_options options;
+    net::connect_options options;
     options.nodelay = true;
     options.read_buffer_size = 16 * 1024;
-    return socket::connect(socket::tcp_endpoint(server.ip, server.port), options);
+    return socket::connect(net::tcp_endpoint(server.ip, server.port), options);
   }
 
   result<std::unique_ptr<dns::datagram_channel>> open_datagram(
       const dns::server_address& server) override {
     // connect(2) on a fresh socket: the kernel picks a random source port (RFC 5452 §9.2).
-    auto s = socket::udp_socket::connect(executor_, socket::udp_endpoint(server.ip, server.port));
+    auto s = socket::udp_socket::connect(executor_, net::udp_endpoint(server.ip, server.port));
     if (!s) return fail(s.error());
     return std::make_unique<socket_datagram_channel>(std::move(*s));
   }
@@ -164,38 +164,36 @@ class daemon {
     std::vector<std::string> addresses = options_.listen;
     if (addresses.empty()) addresses.push_back("127.0.0.1:1053");
     for (const auto& text : addresses) {
-      auto endpoint = socket::parse_tcp_endpoint(text);
+      auto endpoint = net::parse_tcp_endpoint(text);
       if (!endpoint) {
         log(log_level::error, "--listen %s: %s", text.c_str(),
-            socket::address_problem(text, true).c_str());
+            net::address_problem(text, true).c_str());
         return false;
       }
       auto udp = socket::udp_socket::bind(io_.get_executor(),
-                                          socket::udp_endpoint(endpoint->address(),
-                                                               endpoint->port()));
+                                          net::udp_endpoint(endpoint->address(), endpoint->port()));
       if (!udp) {
         log(log_level::error, "cannot listen on udp %s: %s", text.c_str(),
             udp.error().message().c_str());
         return false;
       }
       // Port 0 asks for any free port: TCP takes the one UDP got.
-      socket::tcp_endpoint tcp_at(endpoint->address(), udp->local_endpoint().port());
+      net::tcp_endpoint tcp_at(endpoint->address(), udp->local_endpoint().port());
       auto tcp = socket::listen(io_.get_executor(), tcp_at, tcp_handler(), listen_options());
       if (!tcp) {
         log(log_level::error, "cannot listen on tcp %s: %s", text.c_str(),
             tcp.error().message().c_str());
         return false;
       }
-      log(log_level::info, "listening on %s over UDP and TCP",
-          socket::to_string(tcp_at).c_str());
+      log(log_level::info, "listening on %s over UDP and TCP", net::to_string(tcp_at).c_str());
       udp_.push_back(std::make_unique<socket_datagram_listener>(std::move(*udp)));
       tcp_.push_back(std::move(*tcp));
     }
     if (options_.metrics) {
-      auto endpoint = socket::parse_tcp_endpoint(*options_.metrics);
+      auto endpoint = net::parse_tcp_endpoint(*options_.metrics);
       if (!endpoint) {
         log(log_level::error, "--metrics %s: %s", options_.metrics->c_str(),
-            socket::address_problem(*options_.metrics, true).c_str());
+            net::address_problem(*options_.metrics, true).c_str());
         return false;
       }
       auto metrics = socket::listen(io_.get_executor(), *endpoint, metrics_handler());
@@ -225,8 +223,8 @@ class daemon {
       r.hook = [](dns::message_direction d, const dns::message& m, const dns::server_address* s) {
         static const char* const names[] = {"from client", "to upstream", "from upstream",
                                             "to client"};
-        std::string question = m.questions.empty() ? "(no question)"
-                                                   : m.questions.front().qname.to_string();
+        std::string question =
+            m.questions.empty() ? "(no question)" : m.questions.front().qname.to_string();
         std::string server = s ? " " + s->to_string() : "";
         log(log_level::debug, "%s%s: id %u %s", names[static_cast<int>(d)], server.c_str(),
             m.header.id, question.c_str());
@@ -242,26 +240,26 @@ class daemon {
     return s;
   }
 
-  static socket::listen_options listen_options() {
-    socket::listen_options l;
+  static net::listen_options listen_options() {
+    net::listen_options l;
     l.flow.nodelay = true;
     l.flow.read_buffer_size = 16 * 1024;
     l.max_connections = 1024;
     return l;
   }
 
-  socket::flow_handler tcp_handler() {
+  net::flow_handler tcp_handler() {
     dns::server* s = &server_;
     return [s](flow& connection) { return serve_connection(s, connection); };
   }
 
   static asio::awaitable<void> serve_connection(dns::server* s, flow& connection) {
     std::string peer = "?";
-    if (auto* tcp = connection.as<socket::tcp_flow>()) peer = socket::to_string(tcp->dst());
+    if (auto* tcp = connection.as<net::tcp_flow>()) peer = net::to_string(tcp->dst());
     co_await s->serve_tcp(std::move(connection), std::move(peer));
   }
 
-  socket::flow_handler metrics_handler() {
+  net::flow_handler metrics_handler() {
     dns::resolver* r = &resolver_;
     return [r](flow& connection) { return serve_metrics(r, connection); };
   }
@@ -325,7 +323,7 @@ class daemon {
   dns::query_log log_;
   dns::server server_;
   std::vector<std::unique_ptr<socket_datagram_listener>> udp_;
-  std::vector<socket::listener> tcp_;
+  std::vector<net::listener> tcp_;
   asio::signal_set stop_signals_;
   asio::signal_set reload_signals_;
   asio::signal_set dump_signals_;

@@ -16,7 +16,7 @@ namespace {
 // A kernel listener (or two: "all addresses" is 0.0.0.0 and [::], the latter IPv6 only).
 class socket_listening final : public listening {
  public:
-  explicit socket_listening(std::vector<socket::listener> listeners)
+  explicit socket_listening(std::vector<net::listener> listeners)
       : listeners_(std::move(listeners)) {}
 
   std::string local_address() const override {
@@ -29,25 +29,25 @@ class socket_listening final : public listening {
   }
 
  private:
-  std::vector<socket::listener> listeners_;
+  std::vector<net::listener> listeners_;
 };
 
-socket::flow_options flow_options_of(const endpoint& ep) {
-  socket::flow_options o;
+net::flow_options flow_options_of(const endpoint& ep) {
+  net::flow_options o;
   if (auto bytes = ep.value("rcvbuf")) o.read_buffer_size = static_cast<std::size_t>(*bytes);
   o.nodelay = ep.has("nodelay");
-  if (ep.has("keepalive")) o.keepalive = socket::keepalive{};
+  if (ep.has("keepalive")) o.keepalive = net::keepalive{};
   return o;
 }
 
-socket::listen_options listen_options_of(const endpoint& ep, listen_limits limits) {
-  socket::listen_options o;
+net::listen_options listen_options_of(const endpoint& ep, listen_limits limits) {
+  net::listen_options o;
   o.flow = flow_options_of(ep);
   o.max_connections = limits.max_connections;
   return o;
 }
 
-socket::flow_handler to_flow_handler(accept_handler handler) {
+net::flow_handler to_flow_handler(accept_handler handler) {
   return [handler = std::move(handler)](flow& f) { return handler(f); };
 }
 
@@ -61,10 +61,10 @@ asio::awaitable<result<flow>> connect_stdio(const endpoint&, const open_context&
 }
 
 asio::awaitable<result<flow>> connect_tcp(const endpoint& ep, const open_context&) {
-  socket::connect_options o;
-  static_cast<socket::flow_options&>(o) = flow_options_of(ep);
+  net::connect_options o;
+  static_cast<net::flow_options&>(o) = flow_options_of(ep);
   if (auto ms = ep.value("connect-timeout")) o.timeout = std::chrono::milliseconds(*ms);
-  socket::host_port where{ep.host, ep.port};
+  net::host_port where{ep.host, ep.port};
   auto f = co_await socket::connect(where, o);
   co_return f;
 }
@@ -79,27 +79,26 @@ asio::awaitable<result<std::unique_ptr<listening>>> listen_tcp(const endpoint& e
                                                                listen_limits limits,
                                                                accept_handler handler) {
   auto options = listen_options_of(ep, limits);
-  std::vector<socket::listener> listeners;
+  std::vector<net::listener> listeners;
   if (ep.host.empty()) {
     // All addresses: IPv4 first; IPv6 on the same port when the machine has it.
-    auto v4 =
-        socket::listen(ctx.executor, socket::tcp_endpoint(asio::ip::address_v4::any(), ep.port),
-                       to_flow_handler(handler), options);
+    auto v4 = socket::listen(ctx.executor, net::tcp_endpoint(asio::ip::address_v4::any(), ep.port),
+                             to_flow_handler(handler), options);
     if (!v4) co_return fail(v4.error());
     auto port = v4->local_port();
     listeners.push_back(std::move(*v4));
-    auto v6 = socket::listen(ctx.executor, socket::tcp_endpoint(asio::ip::address_v6::any(), port),
+    auto v6 = socket::listen(ctx.executor, net::tcp_endpoint(asio::ip::address_v6::any(), port),
                              to_flow_handler(handler), options);
     if (v6) listeners.push_back(std::move(*v6));
   } else {
     std::error_code ec;
-    socket::tcp_endpoint local(asio::ip::make_address(ep.host, ec), ep.port);
+    net::tcp_endpoint local(asio::ip::make_address(ep.host, ec), ep.port);
     if (ec) {
       // A name listens on the first address it resolves to, as socat does.
-      socket::host_port where{ep.host, ep.port};
+      net::host_port where{ep.host, ep.port};
       auto resolved = co_await socket::resolve(where);
       if (!resolved) co_return fail(resolved.error());
-      if (resolved->empty()) co_return fail(socket::socket_errc::invalid_address);
+      if (resolved->empty()) co_return fail(net::net_errc::invalid_address);
       local = resolved->front();
     }
     auto l = socket::listen(ctx.executor, local, to_flow_handler(handler), options);
@@ -116,7 +115,7 @@ asio::awaitable<result<std::unique_ptr<listening>>> listen_unix(const endpoint& 
   auto l = socket::unix_listen(ctx.executor, ep.path, to_flow_handler(std::move(handler)),
                                listen_options_of(ep, limits));
   if (!l) co_return fail(l.error());
-  std::vector<socket::listener> listeners;
+  std::vector<net::listener> listeners;
   listeners.push_back(std::move(*l));
   co_return std::make_unique<socket_listening>(std::move(listeners));
 }

@@ -9,8 +9,8 @@
 #include <asio/write.hpp>
 #include <cstring>
 #include <flowstack/core/flow.hpp>
+#include <flowstack/net/options.hpp>
 #include <flowstack/socket/error.hpp>
-#include <flowstack/socket/listener.hpp>
 #include <string>
 #include <vector>
 
@@ -24,11 +24,11 @@ class socket_flow : public Base {
  public:
   using socket_type = typename Protocol::socket;
 
-  socket_flow(socket_type socket, const flow_options& options, std::string description)
+  socket_flow(socket_type socket, const net::flow_options& options, std::string description)
       : Base(socket.get_executor()),
         socket_(std::move(socket)),
         read_buffer_size_(options.read_buffer_size != 0 ? options.read_buffer_size
-                                                        : flow_options{}.read_buffer_size),
+                                                        : net::flow_options{}.read_buffer_size),
         description_(std::move(description)) {
     // Reads are done by hand after a readiness wait; non-blocking makes a spurious wake-up
     // give would_block instead of blocking the thread.

@@ -7,23 +7,27 @@
 #include <asio/this_coro.hpp>
 #include <flowstack/socket/tcp.hpp>
 
-#include "listener_state.hpp"
+#include "socket_acceptor.hpp"
 #include "socket_flow.hpp"
 
 namespace flowstack::socket {
 namespace {
+
+using net::connect_options;
+using net::flow_options;
+using net::tcp_endpoint;
 
 using tcp = asio::ip::tcp;
 using keep_idle = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPIDLE>;
 using keep_interval = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPINTVL>;
 using keep_count = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPCNT>;
 
-class tcp_socket_flow final : public detail::socket_flow<tcp, tcp_flow> {
+class tcp_socket_flow final : public detail::socket_flow<tcp, net::tcp_flow> {
  public:
   tcp_socket_flow(tcp::socket socket, const flow_options& options, tcp_endpoint local,
                   tcp_endpoint remote)
       : socket_flow(std::move(socket), options,
-                    "tcp " + to_string(local) + " -> " + to_string(remote)),
+                    "tcp " + net::to_string(local) + " -> " + net::to_string(remote)),
         local_(local),
         remote_(remote),
         nodelay_(options.nodelay) {
@@ -53,7 +57,7 @@ class tcp_socket_flow final : public detail::socket_flow<tcp, tcp_flow> {
     if (nodelay_writes_ == 0) apply_nodelay(on);
   }
 
-  void set_keepalive(const keepalive& k) override {
+  void set_keepalive(const net::keepalive& k) override {
     std::error_code ec;
     socket_.set_option(asio::socket_base::keep_alive(true), ec);
     socket_.set_option(keep_idle(static_cast<int>(std::max<long long>(k.after.count(), 1))), ec);
@@ -81,14 +85,20 @@ flow wrap_tcp(tcp::socket socket, const flow_options& options) {
   return make_flow<tcp_socket_flow>(std::move(socket), options, local, remote);
 }
 
-struct tcp_listener_state final : detail::acceptor_state<tcp> {
-  using acceptor_state::acceptor_state;
+class tcp_acceptor final : public detail::socket_acceptor<tcp> {
+ public:
+  tcp_acceptor(asio::any_io_executor executor, const flow_options& options)
+      : socket_acceptor(executor), options_(options) {}
 
-  flow wrap(tcp::socket socket) override { return wrap_tcp(std::move(socket), options.flow); }
-  std::string local_address() const override { return to_string(local); }
-  unsigned short local_port() const override { return local.port(); }
+  std::string local_address() const override { return net::to_string(local_); }
+  unsigned short local_port() const override { return local_.port(); }
+  void set_local(tcp_endpoint local) { local_ = local; }
 
-  tcp_endpoint local;
+ private:
+  flow wrap(tcp::socket socket) override { return wrap_tcp(std::move(socket), options_); }
+
+  flow_options options_;
+  tcp_endpoint local_;
 };
 
 // Connects `socket` to `remote`, giving up after `timeout` when one is set.
@@ -102,7 +112,7 @@ asio::awaitable<std::error_code> connect_socket(tcp::socket& socket, tcp_endpoin
   asio::steady_timer timer(socket.get_executor(), *timeout);
   auto raced = co_await (socket.async_connect(remote, detail::as_result) ||
                          timer.async_wait(detail::as_result));
-  if (raced.index() == 1) co_return make_error_code(socket_errc::timeout);
+  if (raced.index() == 1) co_return make_error_code(net::net_errc::timeout);
   auto [ec] = std::get<0>(raced);
   co_return ec;
 }
@@ -126,7 +136,7 @@ asio::awaitable<result<flow>> connect(tcp_endpoint remote, std::size_t read_buff
   co_return co_await connect(remote, options);
 }
 
-asio::awaitable<result<flow>> connect(host_port where, connect_options options) {
+asio::awaitable<result<flow>> connect(net::host_port where, connect_options options) {
   auto endpoints = co_await resolve(std::move(where));
   if (!endpoints) co_return fail(endpoints.error());
   std::error_code last;
@@ -138,10 +148,10 @@ asio::awaitable<result<flow>> connect(host_port where, connect_options options) 
   co_return fail(last);
 }
 
-result<listener> listen(asio::any_io_executor executor, tcp_endpoint local, flow_handler handler,
-                        listen_options options) {
-  auto s = std::make_shared<tcp_listener_state>(executor, std::move(handler), std::move(options));
-  auto& acceptor = s->acceptor;
+result<net::listener> listen(asio::any_io_executor executor, tcp_endpoint local,
+                             net::flow_handler handler, net::listen_options options) {
+  auto from = std::make_unique<tcp_acceptor>(executor, options.flow);
+  auto& acceptor = from->socket();
   std::error_code ec;
   acceptor.open(local.protocol(), ec);
   if (ec) return fail(map_system_error(ec));
@@ -150,11 +160,10 @@ result<listener> listen(asio::any_io_executor executor, tcp_endpoint local, flow
   acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   acceptor.bind(local, ec);
   if (ec) return fail(map_system_error(ec));
-  acceptor.listen(s->options.backlog, ec);
+  acceptor.listen(options.backlog, ec);
   if (ec) return fail(map_system_error(ec));
-  s->local = acceptor.local_endpoint(ec);
-  detail::start_accepting<tcp>(s);
-  return listener(std::move(s));
+  from->set_local(acceptor.local_endpoint(ec));
+  return net::serve(executor, std::move(from), std::move(handler), options.max_connections);
 }
 
 }  // namespace flowstack::socket

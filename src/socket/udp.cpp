@@ -14,7 +14,7 @@ constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 
 }  // namespace
 
-result<udp_socket> udp_socket::bind(asio::any_io_executor executor, udp_endpoint local) {
+result<udp_socket> udp_socket::bind(asio::any_io_executor executor, net::udp_endpoint local) {
   asio::ip::udp::socket socket(executor);
   std::error_code ec;
   socket.open(local.protocol(), ec);
@@ -26,7 +26,7 @@ result<udp_socket> udp_socket::bind(asio::any_io_executor executor, udp_endpoint
   return udp_socket(std::move(socket));
 }
 
-result<udp_socket> udp_socket::connect(asio::any_io_executor executor, udp_endpoint remote) {
+result<udp_socket> udp_socket::connect(asio::any_io_executor executor, net::udp_endpoint remote) {
   asio::ip::udp::socket socket(executor);
   std::error_code ec;
   socket.open(remote.protocol(), ec);
@@ -42,7 +42,7 @@ result<udp_socket> udp_socket::connect(asio::any_io_executor executor, udp_endpo
 // when the kernel says would_block: a forwarder under load finds its datagrams waiting, and each
 // trip through the reactor costs a scheduler turn.
 
-asio::awaitable<result<void>> udp_socket::send_to(buffer data, udp_endpoint to) {
+asio::awaitable<result<void>> udp_socket::send_to(buffer data, net::udp_endpoint to) {
   std::error_code ec;
   socket_.send_to(asio::buffer(data.data(), data.size()), to, 0, ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -68,13 +68,13 @@ asio::awaitable<result<void>> udp_socket::send(buffer data) {
   co_return result<void>{};
 }
 
-asio::awaitable<result<datagram>> udp_socket::receive_from(std::size_t max_size) {
+asio::awaitable<result<net::datagram>> udp_socket::receive_from(std::size_t max_size) {
   // One scratch block per thread takes any datagram whole; the bytes are copied out into a
   // buffer of their own size before anything else can run on this thread.
   static thread_local std::array<std::byte, 65536> scratch;
   for (;;) {
     std::error_code ec;
-    udp_endpoint from;
+    net::udp_endpoint from;
     if (!socket_.is_open()) co_return fail(flow_errc::closed);
     std::size_t n = socket_.receive_from(asio::buffer(scratch), from, 0, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -87,7 +87,7 @@ asio::awaitable<result<datagram>> udp_socket::receive_from(std::size_t max_size)
     if (ec) co_return fail(map_system_error(ec));
     auto data =
         buffer::copy_of(std::span(scratch.data(), std::min(n, std::max<std::size_t>(max_size, 1))));
-    co_return datagram{std::move(data), from};
+    co_return net::datagram{std::move(data), from};
   }
 }
 
@@ -98,7 +98,7 @@ asio::awaitable<result<buffer>> udp_socket::receive(std::size_t max_size) {
   co_return std::move(r->data);
 }
 
-udp_endpoint udp_socket::local_endpoint() const {
+net::udp_endpoint udp_socket::local_endpoint() const {
   std::error_code ec;
   return socket_.local_endpoint(ec);
 }

@@ -5,7 +5,7 @@
 #include <asio/this_coro.hpp>
 #include <flowstack/socket/unix.hpp>
 
-#include "listener_state.hpp"
+#include "socket_acceptor.hpp"
 #include "socket_flow.hpp"
 
 namespace flowstack::socket {
@@ -18,7 +18,7 @@ std::string path_text(const stream::endpoint& endpoint) {
   return path.empty() ? std::string("(unnamed)") : path;
 }
 
-flow wrap_unix(stream::socket socket, const flow_options& options) {
+flow wrap_unix(stream::socket socket, const net::flow_options& options) {
   std::error_code ec;
   auto local = socket.local_endpoint(ec);
   auto remote = socket.remote_endpoint(ec);
@@ -39,21 +39,29 @@ std::optional<file_id> socket_file(const std::string& path) {
   return file_id{st.st_dev, st.st_ino};
 }
 
-struct unix_listener_state final : detail::acceptor_state<stream> {
-  using acceptor_state::acceptor_state;
+class unix_acceptor final : public detail::socket_acceptor<stream> {
+ public:
+  unix_acceptor(asio::any_io_executor executor, const net::flow_options& options, std::string path)
+      : socket_acceptor(executor), options_(options), path_(std::move(path)) {}
+  ~unix_acceptor() override { close(); }
 
-  void close_acceptor() override {
-    acceptor_state::close_acceptor();
+  void close() override {
+    socket_acceptor::close();
     // Remove the file only while it is still ours: another listener may have replaced it.
-    if (bound && socket_file(path) == bound) ::unlink(path.c_str());
-    bound.reset();
+    if (bound_ && socket_file(path_) == bound_) ::unlink(path_.c_str());
+    bound_.reset();
   }
-  flow wrap(stream::socket socket) override { return wrap_unix(std::move(socket), options.flow); }
-  std::string local_address() const override { return path; }
+  std::string local_address() const override { return path_; }
   unsigned short local_port() const override { return 0; }
+  // Remembers the socket file just bound, to remove it when listening stops.
+  void bound() { bound_ = socket_file(path_); }
 
-  std::string path;
-  std::optional<file_id> bound;
+ private:
+  flow wrap(stream::socket socket) override { return wrap_unix(std::move(socket), options_); }
+
+  net::flow_options options_;
+  std::string path_;
+  std::optional<file_id> bound_;
 };
 
 // True when a process accepts on the socket file at `path`: connecting answers.
@@ -65,12 +73,12 @@ bool someone_listens(asio::any_io_executor executor, const std::string& path) {
   if (ec) return true;
   probe.non_blocking(true, ec);
   probe.connect(stream::endpoint(path), ec);
-  return map_system_error(ec) != socket_errc::refused;
+  return map_system_error(ec) != net::net_errc::refused;
 }
 
 }  // namespace
 
-asio::awaitable<result<flow>> unix_connect(std::string path, flow_options options) {
+asio::awaitable<result<flow>> unix_connect(std::string path, net::flow_options options) {
   auto executor = co_await asio::this_coro::executor;
   stream::socket socket(executor);
   auto [ec] = co_await socket.async_connect(stream::endpoint(path), detail::as_result);
@@ -78,11 +86,10 @@ asio::awaitable<result<flow>> unix_connect(std::string path, flow_options option
   co_return wrap_unix(std::move(socket), options);
 }
 
-result<listener> unix_listen(asio::any_io_executor executor, std::string path, flow_handler handler,
-                             listen_options options) {
-  auto s = std::make_shared<unix_listener_state>(executor, std::move(handler), std::move(options));
-  s->path = path;
-  auto& acceptor = s->acceptor;
+result<net::listener> unix_listen(asio::any_io_executor executor, std::string path,
+                                  net::flow_handler handler, net::listen_options options) {
+  auto from = std::make_unique<unix_acceptor>(executor, options.flow, path);
+  auto& acceptor = from->socket();
   std::error_code ec;
   acceptor.open(stream(), ec);
   if (ec) return fail(map_system_error(ec));
@@ -93,14 +100,10 @@ result<listener> unix_listen(asio::any_io_executor executor, std::string path, f
     acceptor.bind(stream::endpoint(path), ec);
   }
   if (ec) return fail(map_system_error(ec));
-  s->bound = socket_file(path);
-  acceptor.listen(s->options.backlog, ec);
-  if (ec) {
-    s->stop();
-    return fail(map_system_error(ec));
-  }
-  detail::start_accepting<stream>(s);
-  return listener(std::move(s));
+  from->bound();
+  acceptor.listen(options.backlog, ec);
+  if (ec) return fail(map_system_error(ec));  // the acceptor removes the file it bound
+  return net::serve(executor, std::move(from), std::move(handler), options.max_connections);
 }
 
 }  // namespace flowstack::socket

@@ -82,7 +82,7 @@ inline asio::awaitable<void> hand_over(std::shared_ptr<accepted_slot> slot, flow
   co_return;
 }
 
-inline socket::flow_handler handing_over_to(std::shared_ptr<accepted_slot> slot) {
+inline net::flow_handler handing_over_to(std::shared_ptr<accepted_slot> slot) {
   return [slot](flow& f) { return hand_over(slot, f); };
 }
 
@@ -99,11 +99,11 @@ inline asio::awaitable<flow> wait_for_accepted(std::shared_ptr<accepted_slot> sl
 inline asio::awaitable<std::pair<flow, flow>> tcp_pair(asio::any_io_executor ex, const char* host) {
   auto address = asio::ip::make_address(host);
   auto slot = std::make_shared<accepted_slot>(ex);
-  auto listening = socket::listen(ex, socket::tcp_endpoint(address, 0), handing_over_to(slot));
+  auto listening = socket::listen(ex, net::tcp_endpoint(address, 0), handing_over_to(slot));
   if (!listening) setup_failed(std::string("listen on ") + host, listening.error());
-  socket::tcp_endpoint there(address, listening->local_port());
+  net::tcp_endpoint there(address, listening->local_port());
   auto connected = co_await socket::connect(there);
-  if (!connected) setup_failed("connect to " + socket::to_string(there), connected.error());
+  if (!connected) setup_failed("connect to " + net::to_string(there), connected.error());
   flow accepted = co_await wait_for_accepted(slot);
   co_return std::pair{std::move(*connected), std::move(accepted)};
 }

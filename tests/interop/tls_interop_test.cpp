@@ -8,7 +8,7 @@
 #include <flowstack/core/combinators.hpp>
 #include <flowstack/core/function_flow.hpp>
 #include <flowstack/core/wait_queue.hpp>
-#include <flowstack/socket/listener.hpp>
+#include <flowstack/net/listener.hpp>
 #include <flowstack/socket/tcp.hpp>
 #include <flowstack/tls/tls.hpp>
 #include <memory>
@@ -75,7 +75,7 @@ struct exchange {
 asio::awaitable<exchange> talk(unsigned short port, context ctx, std::string name,
                                bool update_keys) {
   exchange result;
-  socket::tcp_endpoint there(asio::ip::make_address("127.0.0.1"), port);
+  net::tcp_endpoint there(asio::ip::make_address("127.0.0.1"), port);
   auto tcp = co_await socket::connect(there);
   if (!tcp) {
     result.error = tcp.error();
@@ -218,9 +218,9 @@ asio::awaitable<served> serve_once(asio::any_io_executor ex, unsigned short port
                                    std::vector<std::string> client_argv) {
   served out;
   auto slot = std::make_shared<accepted_slot>(ex);
-  socket::flow_handler handler = [slot](flow& f) { return hand_over(slot, f); };
+  net::flow_handler handler = [slot](flow& f) { return hand_over(slot, f); };
   auto listening =
-      socket::listen(ex, socket::tcp_endpoint(asio::ip::make_address("127.0.0.1"), port), handler);
+      socket::listen(ex, net::tcp_endpoint(asio::ip::make_address("127.0.0.1"), port), handler);
   if (!listening) {
     out.error = listening.error();
     co_return out;

@@ -6,11 +6,30 @@
 
 #include <flowstack/core/combinators.hpp>
 #include <flowstack/core/wait_queue.hpp>
+#include <flowstack/net/datagram.hpp>
 #include <flowstack/socket/tcp.hpp>
 #include <memory>
 #include <string>
 
 #include "support/async.hpp"
+
+namespace flowstack::socket {
+
+// The types every stack shares, as the kernel stack's tests name them.
+using net::connect_options;
+using net::datagram;
+using net::flow_handler;
+using net::flow_options;
+using net::host_port;
+using net::keepalive;
+using net::listen_options;
+using net::listener;
+using net::tcp_endpoint;
+using net::tcp_flow;
+using net::to_string;
+using net::udp_endpoint;
+
+}  // namespace flowstack::socket
 
 namespace flowstack::socket::test {
 

@@ -99,7 +99,7 @@ TEST(listener, unlisten_stops_accepting) {
     auto r = co_await connect(loopback_v4(port));
     co_return error_of(r);
   });
-  EXPECT_EQ(error, socket_errc::refused);
+  EXPECT_EQ(error, net::net_errc::refused);
 }
 
 TEST(listener, destroying_a_listener_unlistens) {
@@ -112,7 +112,7 @@ TEST(listener, destroying_a_listener_unlistens) {
     auto r = co_await connect(loopback_v4(port));
     co_return error_of(r);
   });
-  EXPECT_EQ(error, socket_errc::refused);
+  EXPECT_EQ(error, net::net_errc::refused);
 }
 
 TEST(listener, connections_already_accepted_go_on_after_unlisten) {
@@ -139,7 +139,7 @@ TEST(listener, listening_where_another_listens_gives_address_in_use) {
     auto second = listen(ex, loopback_v4(l.local_port()), echo_handler());
     co_return error_of(second);
   });
-  EXPECT_EQ(error, socket_errc::address_in_use);
+  EXPECT_EQ(error, net::net_errc::address_in_use);
 }
 
 TEST(listener, local_address_and_port_name_the_bound_socket) {

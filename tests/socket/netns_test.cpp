@@ -37,7 +37,7 @@ TEST(tcp_netns, connect_times_out_when_syn_is_dropped) {
     });
   });
   auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_EQ(error, socket_errc::timeout) << error.message();
+  EXPECT_EQ(error, net::net_errc::timeout) << error.message();
   EXPECT_GE(took, 250ms);
   EXPECT_LT(took, 5s);
 }
@@ -52,7 +52,7 @@ TEST(tcp_netns, connect_without_a_route_is_unreachable) {
       co_return error_of(r);
     });
   });
-  EXPECT_EQ(error, socket_errc::unreachable) << error.message();
+  EXPECT_EQ(error, net::net_errc::unreachable) << error.message();
 }
 
 struct held {
@@ -107,7 +107,7 @@ TEST(tcp_netns, keepalive_notices_a_dead_peer) {
       co_return error_of(r);
     });
   });
-  EXPECT_EQ(outcome, socket_errc::timeout) << outcome.message();
+  EXPECT_EQ(outcome, net::net_errc::timeout) << outcome.message();
 }
 
 }  // namespace

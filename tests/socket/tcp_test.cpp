@@ -36,7 +36,7 @@ TEST(tcp, connect_to_closed_port_is_refused) {
     auto r = co_await connect(holder.local_endpoint());
     co_return error_of(r);
   });
-  EXPECT_EQ(error, socket_errc::refused);
+  EXPECT_EQ(error, net::net_errc::refused);
 }
 
 TEST(tcp, connect_with_timeout_still_reports_refused) {
@@ -49,7 +49,7 @@ TEST(tcp, connect_with_timeout_still_reports_refused) {
     auto r = co_await connect(holder.local_endpoint(), options);
     co_return error_of(r);
   });
-  EXPECT_EQ(error, socket_errc::refused);
+  EXPECT_EQ(error, net::net_errc::refused);
 }
 
 TEST(tcp, dst_and_src_report_the_endpoints) {
@@ -237,7 +237,7 @@ TEST(tcp, peer_reset_mid_transfer_gives_reset) {
     co_await f.close();
     co_return error;
   });
-  EXPECT_EQ(error, socket_errc::reset);
+  EXPECT_EQ(error, net::net_errc::reset);
 }
 
 TEST(tcp, write_nodelay_delivers_at_once_between_ordinary_writes) {

@@ -89,14 +89,14 @@ TEST(udp, udp_connected_socket_ignores_other_senders) {
   });
 }
 
-asio::awaitable<result<datagram>> receive_of(udp_socket& s) {
+asio::awaitable<result<net::datagram>> receive_of(udp_socket& s) {
   co_return co_await s.receive_from();
 }
 
 TEST(udp, close_ends_a_pending_receive_with_closed) {
   auto error = run([](asio::any_io_executor ex) -> asio::awaitable<std::error_code> {
     auto s = must_bind(ex, udp_loopback());
-    background<result<datagram>> pending(ex, receive_of(s));
+    background<result<net::datagram>> pending(ex, receive_of(s));
     co_await sleep_for(20ms);
     s.close();
     auto r = co_await pending.get();
@@ -112,11 +112,14 @@ TEST(udp, ipv6_loopback_datagrams_work) {
     auto b = s.udp_bind(udp_endpoint(asio::ip::make_address("::1"), 0));
     EXPECT_TRUE(a && b);
     if (!a || !b) co_return;
-    auto sent = co_await a->send_to(buffer::of_string("v6"), b->local_endpoint());
+    // The stack hands out its sockets as net::datagram_socket.
+    net::datagram_socket& from = **a;
+    net::datagram_socket& to = **b;
+    auto sent = co_await from.send_to(buffer::of_string("v6"), to.local_endpoint());
     EXPECT_TRUE(sent);
-    auto got = co_await b->receive_from();
+    auto got = co_await to.receive_from();
     EXPECT_EQ(got ? got->data.to_string() : "<error>", "v6");
-    EXPECT_EQ(to_string(b->local_endpoint()).substr(0, 6), "[::1]:");
+    EXPECT_EQ(to_string(to.local_endpoint()).substr(0, 6), "[::1]:");
   });
 }
 
@@ -126,7 +129,7 @@ TEST(udp, binding_a_port_in_use_gives_address_in_use) {
     auto b = udp_socket::bind(ex, a.local_endpoint());
     co_return error_of(b);
   });
-  EXPECT_EQ(error, socket_errc::address_in_use);
+  EXPECT_EQ(error, net::net_errc::address_in_use);
 }
 
 }  // namespace

@@ -108,7 +108,7 @@ TEST(unix_socket, live_unix_socket_gives_address_in_use) {
     EXPECT_EQ(text, "first");
     co_return error_of(second);
   });
-  EXPECT_EQ(error, socket_errc::address_in_use);
+  EXPECT_EQ(error, net::net_errc::address_in_use);
 }
 
 TEST(unix_socket, a_file_that_is_not_a_socket_is_left_alone) {
@@ -118,7 +118,7 @@ TEST(unix_socket, a_file_that_is_not_a_socket_is_left_alone) {
     auto l = unix_listen(ex, where.path, echo_handler());
     co_return error_of(l);
   });
-  EXPECT_EQ(error, socket_errc::address_in_use);
+  EXPECT_EQ(error, net::net_errc::address_in_use);
   std::ifstream in(where.path);
   std::string content;
   std::getline(in, content);

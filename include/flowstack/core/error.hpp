@@ -1,7 +1,11 @@
 // Errors of the flow contract, as std::error_code values (the seeds' pp_error / pp_write_error).
 //
-// Every module has its own category (`flow` here, `tcp` in socket, later `tls`, `vchan`, …);
-// every code prints a sentence a person can act on: `std::error_code::message()`.
+// Every module has its own category (`flow` here, `net`, `tls`, `vchan`, `dns`, …); every code
+// prints a sentence a person can act on: `std::error_code::message()`.
+//
+// What an error *means* is asked with a flow_condition, whatever layer reported it:
+// `ec == flow_condition::timeout` holds for a with_timeout timeout, a TCP connect that timed out
+// and a kernel ETIMEDOUT alike. Each module's category maps its codes to these conditions.
 #pragma once
 
 #include <flowstack/core/expected.hpp>
@@ -33,11 +37,29 @@ inline std::error_code make_error_code(flow_errc e) noexcept {
   return {static_cast<int>(e), flow_category()};
 }
 
+// What an error means to a caller deciding what to do next, across layers (std::error_condition).
+enum class flow_condition {
+  closed = 1,   // the flow can no longer carry bytes (closed, broken pipe)
+  timeout,      // something did not happen in time
+  cancelled,    // the operation was cancelled
+  refused,      // nothing accepts connections there
+  reset,        // the peer aborted the connection
+  unreachable,  // no route to the peer
+};
+
+const std::error_category& flow_condition_category() noexcept;
+
+inline std::error_condition make_error_condition(flow_condition c) noexcept {
+  return {static_cast<int>(c), flow_condition_category()};
+}
+
 // Results of flow operations: a value or an error, never an exception.
 template <typename T>
 using result = expected<T, std::error_code>;
 
-inline unexpected<std::error_code> fail(std::error_code ec) { return unexpected(ec); }
+inline unexpected<std::error_code> fail(std::error_code ec) {
+  return unexpected(ec);
+}
 inline unexpected<std::error_code> fail(flow_errc e) {
   return unexpected(make_error_code(e));
 }
@@ -46,3 +68,5 @@ inline unexpected<std::error_code> fail(flow_errc e) {
 
 template <>
 struct std::is_error_code_enum<flowstack::flow_errc> : std::true_type {};
+template <>
+struct std::is_error_condition_enum<flowstack::flow_condition> : std::true_type {};

@@ -20,14 +20,16 @@
 //
 // States: every cell is a test in tests/conformance/.
 //
-//   | state        | read                   | write / writev    | shutdown(read) | shutdown(write) | close    |
+//   | state        | read                   | write / writev    | shutdown(read) | shutdown(write)
+//   | close    |
 //   |--------------|------------------------|-------------------|----------------|-----------------|----------|
-//   | open         | data; eof→read-closed; | ok; error→failed  | →read-closed   | flush, signal,  | →closed  |
-//   |              | error→failed           |                   |                | →write-closed   |          |
-//   | read-closed  | eof, forever           | as open           | no-op          | →both-closed    | →closed  |
-//   | write-closed | as open                | `closed`          | →both-closed   | no-op           | →closed  |
-//   | failed       | the error again        | the error again   | no-op          | no-op           | →closed  |
-//   | closed       | `closed`               | `closed`          | no-op          | no-op           | no-op    |
+//   | open         | data; eof→read-closed; | ok; error→failed  | →read-closed   | flush, signal,
+//   | →closed  | |              | error→failed           |                   |                |
+//   →write-closed   |          | | read-closed  | eof, forever           | as open           |
+//   no-op          | →both-closed    | →closed  | | write-closed | as open                |
+//   `closed`          | →both-closed   | no-op           | →closed  | | failed       | the error
+//   again        | the error again   | no-op          | no-op           | →closed  | | closed |
+//   `closed`               | `closed`          | no-op          | no-op           | no-op    |
 //
 //   The error that fails a flow is sticky in both directions, with two exceptions: a transport's
 //   write that fails `closed` (the peer stopped reading) only closes the write side, and a read
@@ -146,9 +148,7 @@ class flow {
 
   asio::awaitable<read_result> read() { return impl_->read(); }
   asio::awaitable<write_result> write(buffer data) { return impl_->write(std::move(data)); }
-  asio::awaitable<write_result> writev(std::span<const buffer> data) {
-    return impl_->writev(data);
-  }
+  asio::awaitable<write_result> writev(std::span<const buffer> data) { return impl_->writev(data); }
   asio::awaitable<void> shutdown(shutdown_mode mode) { return impl_->shutdown(mode); }
   asio::awaitable<void> close() { return impl_->close(); }
   void unread(buffer data) { impl_->unread(std::move(data)); }
@@ -163,7 +163,7 @@ class flow {
 
   explicit operator bool() const noexcept { return impl_ != nullptr; }
   flow_impl& impl() const noexcept { return *impl_; }
-  // The transport behind this flow when it is a T (e.g. socket::tcp_flow for dst()), else null.
+  // The transport behind this flow when it is a T (e.g. net::tcp_flow for dst()), else null.
   template <typename T>
   T* as() const noexcept {
     return dynamic_cast<T*>(impl_.get());

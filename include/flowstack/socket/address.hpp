@@ -1,44 +1,15 @@
-// Endpoint parsing: "127.0.0.1:80", "[::1]:80", "localhost:80", and host names resolved by the
-// system resolver.
+// Host names resolved by the system resolver (the kernel stack's; endpoints and their text are
+// in net/address.hpp).
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/ip/udp.hpp>
-#include <cstdint>
 #include <flowstack/core/error.hpp>
-#include <string>
-#include <string_view>
+#include <flowstack/net/address.hpp>
 #include <vector>
 
 namespace flowstack::socket {
 
-using tcp_endpoint = asio::ip::tcp::endpoint;
-using udp_endpoint = asio::ip::udp::endpoint;
-
-// A host (name, IPv4 literal, or IPv6 literal with or without brackets) and a port, as written.
-struct host_port {
-  std::string host;
-  std::uint16_t port = 0;
-};
-
-// Splits "HOST:PORT" where HOST may be "[v6]". A text that does not parse gives
-// socket_errc::invalid_address; address_problem says what was wrong.
-result<host_port> parse_host_port(std::string_view text);
-
-// Numeric endpoints only (no resolver): "127.0.0.1:53", "[::1]:53". Errors: invalid_address.
-result<tcp_endpoint> parse_tcp_endpoint(std::string_view text);
-
-// Why `text` does not parse (with `numeric_only`, as parse_tcp_endpoint takes it), as a sentence
-// for a person, e.g. `"127.0.0.1": missing port (expected HOST:PORT)`; empty when it parses.
-// An error_code carries no text of its own, so this is where the details are.
-std::string address_problem(std::string_view text, bool numeric_only = false);
-
 // Resolves a host name (or literal) to endpoints, IPv6 and IPv4, in the resolver's order.
-asio::awaitable<result<std::vector<tcp_endpoint>>> resolve(host_port where);
-
-// "127.0.0.1:80" or "[::1]:80".
-std::string to_string(const tcp_endpoint& endpoint);
-std::string to_string(const udp_endpoint& endpoint);
+asio::awaitable<result<std::vector<net::tcp_endpoint>>> resolve(net::host_port where);
 
 }  // namespace flowstack::socket

@@ -1,31 +1,39 @@
-// stack: the kernel's TCP and UDP gathered for one io_context (the seeds' socket stack).
+// stack: the kernel's TCP and UDP for one io_context, as a net::stack (the seeds' socket stack).
 #pragma once
 
+#include <flowstack/net/stack.hpp>
 #include <flowstack/socket/tcp.hpp>
 #include <flowstack/socket/udp.hpp>
 
 namespace flowstack::socket {
 
-class stack {
+class stack final : public net::stack {
  public:
   explicit stack(asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
-  // The seeds' create_connection: errors timeout / refused / unreachable.
-  asio::awaitable<result<flow>> create_connection(tcp_endpoint remote,
-                                                  connect_options options = {}) {
-    return connect(remote, std::move(options));
+  asio::awaitable<result<flow>> connect(net::tcp_endpoint remote,
+                                        net::connect_options options = {}) override {
+    return socket::connect(remote, std::move(options));
   }
-  result<listener> listen(tcp_endpoint local, flow_handler handler, listen_options options = {}) {
+  result<net::listener> listen(net::tcp_endpoint local, net::flow_handler handler,
+                               net::listen_options options = {}) override {
     return socket::listen(executor_, local, std::move(handler), std::move(options));
   }
-  result<udp_socket> udp_bind(udp_endpoint local) { return udp_socket::bind(executor_, local); }
-  result<udp_socket> udp_connect(udp_endpoint remote) {
-    return udp_socket::connect(executor_, remote);
+  result<std::unique_ptr<net::datagram_socket>> udp_bind(net::udp_endpoint local) override {
+    return boxed(udp_socket::bind(executor_, local));
+  }
+  result<std::unique_ptr<net::datagram_socket>> udp_connect(net::udp_endpoint remote) override {
+    return boxed(udp_socket::connect(executor_, remote));
   }
 
-  const asio::any_io_executor& get_executor() const noexcept { return executor_; }
+  const asio::any_io_executor& get_executor() const noexcept override { return executor_; }
 
  private:
+  static result<std::unique_ptr<net::datagram_socket>> boxed(result<udp_socket> s) {
+    if (!s) return fail(s.error());
+    return std::make_unique<udp_socket>(std::move(*s));
+  }
+
   asio::any_io_executor executor_;
 };
 

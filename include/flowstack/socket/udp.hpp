@@ -1,7 +1,4 @@
-// UDP sockets: datagrams, not flows (a datagram is a message; a flow is a byte stream).
-//
-// Unconnected: send_to / receive_from. Connected (connect): send / receive talk to one peer and
-// the kernel drops datagrams from anyone else (the DNS forwarder relies on this, RFC 5452).
+// UDP on the kernel's sockets, as net::datagram_socket.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -10,32 +7,29 @@
 #include <cstddef>
 #include <flowstack/core/buffer.hpp>
 #include <flowstack/core/error.hpp>
-#include <flowstack/socket/address.hpp>
+#include <flowstack/net/address.hpp>
+#include <flowstack/net/datagram.hpp>
 
 namespace flowstack::socket {
 
-struct datagram {
-  buffer data;
-  udp_endpoint from;
-};
-
-class udp_socket {
+class udp_socket final : public net::datagram_socket {
  public:
   // Binds to `local` (port 0: a free port).
-  static result<udp_socket> bind(asio::any_io_executor executor, udp_endpoint local);
+  static result<udp_socket> bind(asio::any_io_executor executor, net::udp_endpoint local);
   // A socket on a fresh ephemeral port connected to `remote`.
-  static result<udp_socket> connect(asio::any_io_executor executor, udp_endpoint remote);
+  static result<udp_socket> connect(asio::any_io_executor executor, net::udp_endpoint remote);
 
-  asio::awaitable<result<void>> send_to(buffer data, udp_endpoint to);
-  // Waits for one datagram; data larger than `max_size` is cut (and the rest lost, as in UDP).
-  asio::awaitable<result<datagram>> receive_from(std::size_t max_size = 65535);
-  asio::awaitable<result<void>> send(buffer data);
-  asio::awaitable<result<buffer>> receive(std::size_t max_size = 65535);
+  asio::awaitable<result<void>> send_to(buffer data, net::udp_endpoint to) override;
+  asio::awaitable<result<net::datagram>> receive_from(std::size_t max_size = 65535) override;
+  asio::awaitable<result<void>> send(buffer data) override;
+  asio::awaitable<result<buffer>> receive(std::size_t max_size = 65535) override;
 
-  udp_endpoint local_endpoint() const;
-  void close();
+  net::udp_endpoint local_endpoint() const override;
+  void close() override;
 
   explicit udp_socket(asio::ip::udp::socket socket) : socket_(std::move(socket)) {}
+  udp_socket(udp_socket&&) noexcept = default;
+  udp_socket& operator=(udp_socket&&) noexcept = default;
 
  private:
   asio::ip::udp::socket socket_;

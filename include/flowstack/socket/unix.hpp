@@ -4,16 +4,17 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <flowstack/core/flow.hpp>
-#include <flowstack/socket/listener.hpp>
+#include <flowstack/net/listener.hpp>
+#include <flowstack/net/options.hpp>
 #include <string>
 
 namespace flowstack::socket {
 
-asio::awaitable<result<flow>> unix_connect(std::string path, flow_options options = {});
+asio::awaitable<result<flow>> unix_connect(std::string path, net::flow_options options = {});
 
 // Listens on `path`. A stale socket file left by a dead process is replaced; a live one gives
 // address_in_use. The file is removed when the listener stops.
-result<listener> unix_listen(asio::any_io_executor executor, std::string path, flow_handler handler,
-                             listen_options options = {});
+result<net::listener> unix_listen(asio::any_io_executor executor, std::string path,
+                                  net::flow_handler handler, net::listen_options options = {});
 
 }  // namespace flowstack::socket

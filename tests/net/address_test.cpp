@@ -1,11 +1,9 @@
 #include <gtest/gtest.h>
 
-#include <flowstack/socket/address.hpp>
-#include <flowstack/socket/error.hpp>
+#include <flowstack/net/address.hpp>
+#include <flowstack/net/error.hpp>
 
-#include "support/run.hpp"
-
-namespace flowstack::socket {
+namespace flowstack::net {
 namespace {
 
 TEST(parse_host_port, accepts_ipv4_host_and_port) {
@@ -50,7 +48,7 @@ class parse_host_port_rejects : public ::testing::TestWithParam<bad_input> {};
 TEST_P(parse_host_port_rejects, with_invalid_address_and_a_clear_message) {
   auto r = parse_host_port(GetParam().text);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), socket_errc::invalid_address);
+  EXPECT_EQ(r.error(), net_errc::invalid_address);
   auto problem = address_problem(GetParam().text);
   EXPECT_NE(problem.find(GetParam().says), std::string::npos) << problem;
 }
@@ -86,7 +84,7 @@ TEST(parse_tcp_endpoint, gives_numeric_endpoints) {
 TEST(parse_tcp_endpoint, rejects_host_names_with_a_clear_message) {
   auto r = parse_tcp_endpoint("localhost:53");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), socket_errc::invalid_address);
+  EXPECT_EQ(r.error(), net_errc::invalid_address);
   EXPECT_NE(address_problem("localhost:53", true).find("not a numeric IP address"),
             std::string::npos);
 }
@@ -97,30 +95,5 @@ TEST(to_string, writes_ipv6_in_brackets_and_ipv4_plain) {
   EXPECT_EQ(to_string(udp_endpoint(asio::ip::make_address("::1"), 53)), "[::1]:53");
 }
 
-TEST(resolve, localhost_resolves_to_a_loopback_address) {
-  auto r =
-      test::run([](asio::any_io_executor) -> asio::awaitable<result<std::vector<tcp_endpoint>>> {
-        host_port where{"localhost", 8080};
-        co_return co_await resolve(where);
-      });
-  ASSERT_TRUE(r) << r.error().message();
-  ASSERT_FALSE(r->empty());
-  for (const auto& endpoint : *r) {
-    EXPECT_TRUE(endpoint.address().is_loopback()) << to_string(endpoint);
-    EXPECT_EQ(endpoint.port(), 8080);
-  }
-}
-
-TEST(resolve, an_ip_literal_resolves_to_itself) {
-  auto r =
-      test::run([](asio::any_io_executor) -> asio::awaitable<result<std::vector<tcp_endpoint>>> {
-        host_port where{"::1", 53};
-        co_return co_await resolve(where);
-      });
-  ASSERT_TRUE(r) << r.error().message();
-  ASSERT_EQ(r->size(), 1u);
-  EXPECT_EQ(to_string(r->front()), "[::1]:53");
-}
-
 }  // namespace
-}  // namespace flowstack::socket
+}  // namespace flowstack::net
