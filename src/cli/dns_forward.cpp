@@ -1,6 +1,7 @@
 #include "dns_forward.hpp"
 
 #include <flowstack/dns/config.hpp>
+#include <flowstack/dns/error.hpp>
 #include <flowstack/dns/hosts.hpp>
 #include <flowstack/dns/metrics.hpp>
 #include <flowstack/dns/resolver.hpp>
@@ -61,6 +62,10 @@ class socket_datagram_channel final : public dns::datagram_channel {
   }
   asio::awaitable<result<buffer>> receive() override { return socket_.receive(); }
   void close() override { socket_.close(); }
+  std::optional<dns::server_address> local_address() const override {
+    auto local = socket_.local_endpoint();
+    return dns::server_address{local.address(), local.port()};
+  }
 
  private:
   socket::udp_socket socket_;
@@ -74,7 +79,17 @@ class socket_transport final : public dns::upstream_transport {
     socket::connect_options options;
     options.nodelay = true;
     options.read_buffer_size = 16 * 1024;
-    return socket::connect(socket::tcp_endpoint(server.ip, server.port), options);
+    const socket::tcp_endpoint remote(server.ip, server.port);
+    // A connect to a dead server on a port of the ephemeral range can be given that very port as
+    // its source and complete as a simultaneous open with itself; such a flow is refused so that
+    // the server's port stays free.
+    auto connected = co_await socket::connect(remote, options);
+    if (!connected) co_return connected;
+    if (auto* tcp = connected->as<socket::tcp_flow>(); tcp && tcp->src() == remote) {
+      co_await connected->close();
+      co_return fail(dns::dns_errc::self_connected);
+    }
+    co_return connected;
   }
 
   result<std::unique_ptr<dns::datagram_channel>> open_datagram(
@@ -170,9 +185,8 @@ class daemon {
             socket::address_problem(text, true).c_str());
         return false;
       }
-      auto udp = socket::udp_socket::bind(io_.get_executor(),
-                                          socket::udp_endpoint(endpoint->address(),
-                                                               endpoint->port()));
+      auto udp = socket::udp_socket::bind(
+          io_.get_executor(), socket::udp_endpoint(endpoint->address(), endpoint->port()));
       if (!udp) {
         log(log_level::error, "cannot listen on udp %s: %s", text.c_str(),
             udp.error().message().c_str());
@@ -186,8 +200,7 @@ class daemon {
             tcp.error().message().c_str());
         return false;
       }
-      log(log_level::info, "listening on %s over UDP and TCP",
-          socket::to_string(tcp_at).c_str());
+      log(log_level::info, "listening on %s over UDP and TCP", socket::to_string(tcp_at).c_str());
       udp_.push_back(std::make_unique<socket_datagram_listener>(std::move(*udp)));
       tcp_.push_back(std::move(*tcp));
     }
@@ -225,8 +238,8 @@ class daemon {
       r.hook = [](dns::message_direction d, const dns::message& m, const dns::server_address* s) {
         static const char* const names[] = {"from client", "to upstream", "from upstream",
                                             "to client"};
-        std::string question = m.questions.empty() ? "(no question)"
-                                                   : m.questions.front().qname.to_string();
+        std::string question =
+            m.questions.empty() ? "(no question)" : m.questions.front().qname.to_string();
         std::string server = s ? " " + s->to_string() : "";
         log(log_level::debug, "%s%s: id %u %s", names[static_cast<int>(d)], server.c_str(),
             m.header.id, question.c_str());
