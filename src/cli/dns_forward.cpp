@@ -143,11 +143,22 @@ std::optional<loaded> load(const dns_forward_options& options) {
     return std::nullopt;
   }
   out.servers = std::move(*parsed);
-  if (out.servers.servers.empty()) log(log_level::warn, "%s names no server", path.c_str());
+  // Where the servers came from, so that a surprising upstream can be traced to its file.
+  const std::string origin = options.config_file ? "--config " + path : path;
+  if (out.servers.servers.empty()) {
+    log(log_level::warn, "%s names no server (from %s)", path.c_str(), origin.c_str());
+  } else {
+    std::string names;
+    for (const auto& s : out.servers.servers) {
+      if (!names.empty()) names += ", ";
+      names += s.address.to_string();
+    }
+    log(log_level::info, "upstreams %s (from %s)", names.c_str(), origin.c_str());
+  }
   for (const auto& s : out.servers.servers) {
-    log(log_level::info, "upstream %s (order %d, timeout %lld ms, %zu zones)",
+    log(log_level::info, "upstream %s (order %d, timeout %lld ms, %zu zones, from %s)",
         s.address.to_string().c_str(), s.order, static_cast<long long>(s.timeout.count()),
-        s.zones.size());
+        s.zones.size(), origin.c_str());
   }
   if (auto hosts_text = read_file(options.hosts_file)) {
     std::size_t skipped = 0;

@@ -310,6 +310,29 @@ TEST_F(dns_forward, a_config_that_does_not_parse_on_reload_keeps_the_old_one) {
   EXPECT_NE(r.output.find(zone::host_a), std::string::npos) << r.output;
 }
 
+TEST_F(dns_forward, the_start_up_log_says_the_upstreams_came_from_the_config_file) {
+  start();
+  EXPECT_NE(daemon_->err().find("upstreams " + upstream_.nameserver() + " (from --config " +
+                                config_ + ")"),
+            std::string::npos)
+      << daemon_->err();
+}
+
+TEST_F(dns_forward, the_start_up_log_says_the_upstreams_came_from_resolv_conf) {
+  const std::string resolv_conf = (dir_ / "resolv.conf").string();
+  write_text(resolv_conf, "nameserver 192.0.2.53\nnameserver 192.0.2.54\n");
+  port_ = detail::free_udp_tcp_port();
+  daemon_ = std::make_unique<child>(std::vector<std::string>{
+      FLOWSTACK_BINARY, "dns-forward", "--resolv-conf", resolv_conf, "--hosts", hosts_, "--listen",
+      "127.0.0.1:" + std::to_string(port_)});
+  daemon_->close_stdin();
+  ASSERT_TRUE(daemon_->wait_for_stderr("listening on")) << daemon_->err();
+  EXPECT_NE(
+      daemon_->err().find("upstreams 192.0.2.53#53, 192.0.2.54#53 (from " + resolv_conf + ")"),
+      std::string::npos)
+      << daemon_->err();
+}
+
 TEST_F(dns_forward, sigterm_stops_it_with_status_zero) {
   start();
   daemon_->signal(SIGTERM);
