@@ -18,6 +18,10 @@
 #include <asio/signal_set.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <climits>
 #include <csignal>
 #include <cstdarg>
 #include <cstdio>
@@ -121,6 +125,37 @@ class socket_datagram_listener final : public dns::datagram_listener {
   socket::udp_socket socket_;
 };
 
+// A UDP listener with a receive buffer of `receive_buffer` bytes (0: the kernel's default).
+// SO_RCVBUF is capped by net.core.rmem_max; SO_RCVBUFFORCE, allowed with CAP_NET_ADMIN, is not,
+// so it is tried first. Linux reports twice what was set (the other half is its bookkeeping):
+// the size obtained is half of what getsockopt says.
+result<socket::udp_socket> bind_udp_listener(asio::any_io_executor executor,
+                                             socket::udp_endpoint local,
+                                             std::size_t receive_buffer) {
+  asio::ip::udp::socket s(executor);
+  std::error_code ec;
+  s.open(local.protocol(), ec);
+  if (ec) return fail(ec);
+  if (local.address().is_v6()) s.set_option(asio::ip::v6_only(true), ec);
+  if (receive_buffer > 0) {
+    const int wanted = static_cast<int>(std::min<std::size_t>(receive_buffer, INT_MAX / 2));
+    if (::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &wanted, sizeof wanted) != 0) {
+      ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &wanted, sizeof wanted);
+    }
+    int reported = 0;
+    socklen_t length = sizeof reported;
+    ::getsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &reported, &length);
+    const auto obtained = static_cast<std::size_t>(reported / 2);
+    log(obtained < receive_buffer ? log_level::warn : log_level::info,
+        "udp %s: receive buffer %zu bytes (asked %zu%s)", socket::to_string(local).c_str(),
+        obtained, receive_buffer, obtained < receive_buffer ? "; capped by net.core.rmem_max" : "");
+  }
+  s.bind(local, ec);
+  if (ec) return fail(ec);
+  s.non_blocking(true, ec);
+  return socket::udp_socket(std::move(s));
+}
+
 // What the config files say, or why not.
 struct loaded {
   dns::config servers;
@@ -196,8 +231,9 @@ class daemon {
             socket::address_problem(text, true).c_str());
         return false;
       }
-      auto udp = socket::udp_socket::bind(
-          io_.get_executor(), socket::udp_endpoint(endpoint->address(), endpoint->port()));
+      auto udp = bind_udp_listener(io_.get_executor(),
+                                   socket::udp_endpoint(endpoint->address(), endpoint->port()),
+                                   options_.udp_receive_buffer);
       if (!udp) {
         log(log_level::error, "cannot listen on udp %s: %s", text.c_str(),
             udp.error().message().c_str());
