@@ -13,21 +13,28 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
 #include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "cat.hpp"
 
@@ -156,6 +163,41 @@ result<socket::udp_socket> bind_udp_listener(asio::any_io_executor executor,
   return socket::udp_socket(std::move(s));
 }
 
+// The metrics page as the DNS thread last rendered it, for the metrics thread to serve. The
+// counters and the cache belong to the DNS thread; the only thing the two threads share is this
+// immutable text, handed over under a mutex, and a count of the pages published.
+class metrics_snapshot {
+ public:
+  void publish(std::string text) {
+    auto next = std::make_shared<const std::string>(std::move(text));
+    {
+      std::lock_guard lock(mutex_);
+      text_ = std::move(next);
+      ++published_;
+    }
+    changed_.notify_all();
+  }
+
+  // Asks `dns` (the DNS thread) for a fresh page and waits for it at most `patience`; when the
+  // DNS thread is too busy to render in time, the page it published last.
+  std::string fresh(asio::io_context& dns, std::function<void()> render,
+                    std::chrono::milliseconds patience) {
+    std::unique_lock lock(mutex_);
+    const std::uint64_t before = published_;
+    lock.unlock();
+    asio::post(dns, std::move(render));
+    lock.lock();
+    changed_.wait_for(lock, patience, [&] { return published_ != before; });
+    return *text_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::shared_ptr<const std::string> text_ = std::make_shared<const std::string>();
+  std::uint64_t published_ = 0;
+};
+
 // What the config files say, or why not.
 struct loaded {
   dns::config servers;
@@ -217,6 +259,7 @@ class daemon {
                   resolver_options(options), std::move(initial.hosts)),
         log_(options.query_log_size),
         server_(resolver_, server_options(options), &log_),
+        metrics_work_(metrics_io_.get_executor()),
         stop_signals_(io, SIGINT, SIGTERM),
         reload_signals_(io, SIGHUP),
         dump_signals_(io, SIGUSR1) {}
@@ -258,14 +301,17 @@ class daemon {
             socket::address_problem(*options_.metrics, true).c_str());
         return false;
       }
-      auto metrics = socket::listen(io_.get_executor(), *endpoint, metrics_handler());
+      // Scrapes are served by a thread of their own, so that they do not queue behind DNS work.
+      auto metrics = socket::listen(metrics_io_.get_executor(), *endpoint, metrics_handler());
       if (!metrics) {
         log(log_level::error, "cannot serve metrics on %s: %s", options_.metrics->c_str(),
             metrics.error().message().c_str());
         return false;
       }
       log(log_level::info, "metrics on http://%s/metrics", options_.metrics->c_str());
-      tcp_.push_back(std::move(*metrics));
+      metrics_listener_.emplace(std::move(*metrics));
+      publish_metrics();
+      metrics_thread_ = std::thread([this] { metrics_io_.run(); });
     }
     for (auto& listener : udp_) {
       asio::co_spawn(io_, server_.serve_udp(*listener), asio::detached);
@@ -322,15 +368,42 @@ class daemon {
   }
 
   socket::flow_handler metrics_handler() {
-    dns::resolver* r = &resolver_;
-    return [r](flow& connection) { return serve_metrics(r, connection); };
+    return [this](flow& connection) { return serve_metrics(this, connection); };
   }
 
-  static asio::awaitable<void> serve_metrics(dns::resolver* r, flow& connection) {
-    auto render = [r] { return r->metrics().prometheus(r->cache().stats()); };
+  // A scrape waits this long at most for the DNS thread to render a fresh page; a saturated
+  // DNS thread then gives a page that lags instead of a scrape that waits behind DNS work.
+  static constexpr std::chrono::milliseconds metrics_patience{100};
+
+  // On the metrics thread.
+  static asio::awaitable<void> serve_metrics(daemon* self, flow& connection) {
+    auto render = [self] {
+      return self->metrics_.fresh(
+          self->io_, [self] { self->publish_metrics(); }, metrics_patience);
+    };
     co_await dns::serve_metrics_http(std::move(connection), render);
   }
 
+  // On the DNS thread: the page is rendered where the counters live.
+  void publish_metrics() {
+    metrics_.publish(resolver_.metrics().prometheus(resolver_.cache().stats()));
+  }
+
+  // Stops the metrics thread: its listener is closed on its own thread, then the thread ends.
+  void stop_metrics() {
+    if (!metrics_thread_.joinable()) return;
+    asio::post(metrics_io_, [this] {
+      if (metrics_listener_) metrics_listener_->unlisten();
+      metrics_work_.reset();
+      metrics_io_.stop();
+    });
+    metrics_thread_.join();
+  }
+
+ public:
+  ~daemon() { stop_metrics(); }
+
+ private:
   static asio::awaitable<void> watch_stop(daemon* self) {
     auto [ec, number] =
         co_await self->stop_signals_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -348,6 +421,7 @@ class daemon {
     co_await self->resolver_.close();
     self->reload_signals_.cancel();
     self->dump_signals_.cancel();
+    self->stop_metrics();
     self->io_.stop();
   }
 
@@ -386,6 +460,11 @@ class daemon {
   dns::server server_;
   std::vector<std::unique_ptr<socket_datagram_listener>> udp_;
   std::vector<socket::listener> tcp_;
+  metrics_snapshot metrics_;
+  asio::io_context metrics_io_;
+  asio::executor_work_guard<asio::io_context::executor_type> metrics_work_;
+  std::optional<socket::listener> metrics_listener_;
+  std::thread metrics_thread_;
   asio::signal_set stop_signals_;
   asio::signal_set reload_signals_;
   asio::signal_set dump_signals_;

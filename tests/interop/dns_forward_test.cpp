@@ -381,6 +381,47 @@ TEST_F(dns_forward, serves_prometheus_metrics_over_http) {
   EXPECT_NE(page.find("flowstack_dns_queries_total{"), std::string::npos) << page;
 }
 
+TEST_F(dns_forward, a_metrics_scrape_is_answered_quickly_while_queries_flood_in) {
+  unsigned short metrics_port = detail::free_udp_tcp_port();
+  start({"--metrics", "127.0.0.1:" + std::to_string(metrics_port)});
+  ASSERT_TRUE(daemon_->wait_for_stderr("metrics on")) << daemon_->err();
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0};
+  auto flood = [&] {
+    raw_socket udp(SOCK_DGRAM, port_);
+    for (std::uint16_t id = 0; !stop.load(); ++id) {
+      udp.send(local_query(id));
+      sent.fetch_add(1);
+    }
+  };
+  std::thread first(flood);
+  std::thread second(flood);
+  auto scrape = [this, metrics_port] {
+    raw_socket http(SOCK_STREAM, metrics_port);
+    EXPECT_TRUE(http.connected()) << daemon_->err();
+    http.send("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    std::string page;
+    for (std::string part = http.receive(); !part.empty(); part = http.receive()) page += part;
+    return page;
+  };
+  std::chrono::steady_clock::duration slowest{};
+  for (int i = 0; i < 5; ++i) {
+    auto started = std::chrono::steady_clock::now();
+    auto page = scrape();
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - started);
+    EXPECT_NE(page.find("200 OK"), std::string::npos) << page;
+  }
+  stop = true;
+  first.join();
+  second.join();
+  // The page may lag while the flood lasts; once it is over it shows the queries.
+  auto page = scrape();
+  EXPECT_NE(page.find("flowstack_dns_queries_total{"), std::string::npos) << page;
+  EXPECT_GT(sent.load(), 1000);
+  EXPECT_LT(slowest, std::chrono::milliseconds(300))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count() << " ms";
+}
+
 TEST_F(dns_forward, bad_input_from_clients_does_not_stop_it) {
   start();
   {
