@@ -475,6 +475,43 @@ TEST_F(dns_forward, the_udp_receive_buffer_obtained_is_logged) {
   EXPECT_NE(daemon_->err().find("(asked 1048576"), std::string::npos) << daemon_->err();
 }
 
+// In a network namespace of its own whose ephemeral port range is one port, 40000, with the
+// upstream down on that very port: every query socket the kernel hands out is connected to
+// itself. The forwarder must refuse them (SERVFAIL at once, not a query read back until the
+// timeout) and keep none open, so the upstream could bind its port again.
+TEST_F(dns_forward, a_dead_upstream_on_an_ephemeral_port_is_never_squatted) {
+  if (::geteuid() != 0 || ::access("/usr/bin/unshare", X_OK) != 0 ||
+      ::access("/usr/bin/python3", X_OK) != 0) {
+    GTEST_SKIP() << "SKIPPED LOUDLY: needs root, unshare and python3 for a network namespace";
+  }
+  const std::string conf = (dir_ / "self.conf").string();
+  write_text(conf, "nameserver 127.0.0.1#40000\ntimeout 2000\n");
+  const std::string err = (dir_ / "self.err").string();
+  const std::string client = R"(
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 2000)); s.settimeout(3)
+q = bytes.fromhex("12340100000100000000000003777777076578616d706c6503636f6d0000010001")
+started = time.time(); s.sendto(q, ("127.0.0.1", 1053)); time.sleep(0.2)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try: u.bind(("127.0.0.1", 40000)); print("port free")
+except Exception as e: print("port busy", e)
+try:
+    a, _ = s.recvfrom(600); print("rcode", a[3] & 15, "fast" if time.time() - started < 1 else "slow")
+except Exception as e: print("no answer", e)
+)";
+  const std::string script =
+      "ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range='40000 40000' || exit 3\n" +
+      std::string(FLOWSTACK_BINARY) + " dns-forward --config " + conf +
+      " --hosts /dev/null --listen 127.0.0.1:1053 2>" + err + " &\n" +
+      "for i in $(seq 100); do grep -q 'listening on' " + err + " && break; sleep 0.05; done\n" +
+      "python3 -c '" + client + "'\nkill $!; wait $!\n";
+  child run({"/usr/bin/unshare", "-n", "sh", "-c", script});
+  run.close_stdin();
+  run.wait(std::chrono::milliseconds(10000));
+  EXPECT_NE(run.out().find("rcode 2 fast"), std::string::npos) << run.out() << run.err();
+  EXPECT_NE(run.out().find("port free"), std::string::npos) << run.out() << run.err();
+}
+
 TEST_F(dns_forward, a_wire_query_gets_its_id_back) {
   start();
   raw_socket udp(SOCK_DGRAM, port_);
