@@ -81,22 +81,20 @@ int main(int argc, char** argv) {
   forward->add_option("--metrics", dns.metrics, "HOST:PORT serving Prometheus metrics over HTTP");
   forward->add_option("--cache-entries", dns.cache_entries, "cache size in answers; 0: no cache")
       ->capture_default_str();
-  forward
-      ->add_option("--max-udp-size", dns.max_udp_size,
-                   "the largest UDP answer sent, whatever the client advertises")
+  forward->add_option("--max-udp-size", dns.max_udp_size,
+                      "the largest UDP answer sent, whatever the client advertises")
       ->capture_default_str()
       ->check(CLI::Range(512, 65535));
-  forward
-      ->add_option("--udp-receive-buffer", dns.udp_receive_buffer,
-                   "bytes of kernel receive buffer per UDP listener, for bursts of queries "
-                   "(0: the kernel's default; net.core.rmem_max caps it unless run as root)")
+  forward->add_option("--udp-receive-buffer", dns.udp_receive_buffer,
+                      "bytes of kernel receive buffer per UDP listener, for bursts of queries "
+                      "(0: the kernel's default; net.core.rmem_max caps it unless run as root)")
       ->capture_default_str();
-  forward
-      ->add_option("--on-failure", on_failure,
-                   "what a client gets when every upstream fails: servfail or drop")
+  forward->add_option("--on-failure", on_failure,
+                      "what a client gets when every upstream fails: servfail or drop")
       ->capture_default_str()
       ->check(CLI::IsMember({"servfail", "drop"}));
-  forward->add_option("--query-log", dns.query_log_size, "how many recent queries SIGUSR1 prints")
+  forward->add_option("--query-log", dns.query_log_size,
+                      "how many recent queries SIGUSR1 prints")
       ->capture_default_str();
   forward->add_option("--log-level", level, "error, warn, info or debug")
       ->capture_default_str()

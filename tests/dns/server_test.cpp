@@ -2,8 +2,8 @@
 // message gets (RFC 1035 §4.1.1, RFC 6891 §6.2.5, §7), UDP truncation, TCP pipelining, out of
 // order answers and connection management (RFC 7766 §6.2), and the UDP loop.
 #include "fake_upstream.hpp"
-#include "memory_listener.hpp"
 #include "resolver_checks.hpp"
+#include "memory_listener.hpp"
 #include "wire.hpp"
 
 #include "../support/async.hpp"
