@@ -1,6 +1,7 @@
 #include "dns_forward.hpp"
 
 #include <flowstack/dns/config.hpp>
+#include <flowstack/dns/error.hpp>
 #include <flowstack/dns/hosts.hpp>
 #include <flowstack/dns/metrics.hpp>
 #include <flowstack/dns/resolver.hpp>
@@ -12,17 +13,28 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <climits>
+#include <condition_variable>
 #include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "cat.hpp"
 
@@ -61,6 +73,10 @@ class socket_datagram_channel final : public dns::datagram_channel {
   }
   asio::awaitable<result<buffer>> receive() override { return socket_.receive(); }
   void close() override { socket_.close(); }
+  std::optional<dns::server_address> local_address() const override {
+    auto local = socket_.local_endpoint();
+    return dns::server_address{local.address(), local.port()};
+  }
 
  private:
   socket::udp_socket socket_;
@@ -74,7 +90,17 @@ class socket_transport final : public dns::upstream_transport {
     net::connect_options options;
     options.nodelay = true;
     options.read_buffer_size = 16 * 1024;
-    return socket::connect(net::tcp_endpoint(server.ip, server.port), options);
+    const net::tcp_endpoint remote(server.ip, server.port);
+    // A connect to a dead server on a port of the ephemeral range can be given that very port as
+    // its source and complete as a simultaneous open with itself; such a flow is refused so that
+    // the server's port stays free.
+    auto connected = co_await socket::connect(remote, options);
+    if (!connected) co_return connected;
+    if (auto* tcp = connected->as<net::tcp_flow>(); tcp && tcp->src() == remote) {
+      co_await connected->close();
+      co_return fail(dns::dns_errc::self_connected);
+    }
+    co_return connected;
   }
 
   result<std::unique_ptr<dns::datagram_channel>> open_datagram(
@@ -106,6 +132,72 @@ class socket_datagram_listener final : public dns::datagram_listener {
   socket::udp_socket socket_;
 };
 
+// A UDP listener with a receive buffer of `receive_buffer` bytes (0: the kernel's default).
+// SO_RCVBUF is capped by net.core.rmem_max; SO_RCVBUFFORCE, allowed with CAP_NET_ADMIN, is not,
+// so it is tried first. Linux reports twice what was set (the other half is its bookkeeping):
+// the size obtained is half of what getsockopt says.
+result<socket::udp_socket> bind_udp_listener(asio::any_io_executor executor,
+                                             net::udp_endpoint local,
+                                             std::size_t receive_buffer) {
+  asio::ip::udp::socket s(executor);
+  std::error_code ec;
+  s.open(local.protocol(), ec);
+  if (ec) return fail(ec);
+  if (local.address().is_v6()) s.set_option(asio::ip::v6_only(true), ec);
+  if (receive_buffer > 0) {
+    const int wanted = static_cast<int>(std::min<std::size_t>(receive_buffer, INT_MAX / 2));
+    if (::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &wanted, sizeof wanted) != 0) {
+      ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &wanted, sizeof wanted);
+    }
+    int reported = 0;
+    socklen_t length = sizeof reported;
+    ::getsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &reported, &length);
+    const auto obtained = static_cast<std::size_t>(reported / 2);
+    log(obtained < receive_buffer ? log_level::warn : log_level::info,
+        "udp %s: receive buffer %zu bytes (asked %zu%s)", net::to_string(local).c_str(),
+        obtained, receive_buffer, obtained < receive_buffer ? "; capped by net.core.rmem_max" : "");
+  }
+  s.bind(local, ec);
+  if (ec) return fail(ec);
+  s.non_blocking(true, ec);
+  return socket::udp_socket(std::move(s));
+}
+
+// The metrics page as the DNS thread last rendered it, for the metrics thread to serve. The
+// counters and the cache belong to the DNS thread; the only thing the two threads share is this
+// immutable text, handed over under a mutex, and a count of the pages published.
+class metrics_snapshot {
+ public:
+  void publish(std::string text) {
+    auto next = std::make_shared<const std::string>(std::move(text));
+    {
+      std::lock_guard lock(mutex_);
+      text_ = std::move(next);
+      ++published_;
+    }
+    changed_.notify_all();
+  }
+
+  // Asks `dns` (the DNS thread) for a fresh page and waits for it at most `patience`; when the
+  // DNS thread is too busy to render in time, the page it published last.
+  std::string fresh(asio::io_context& dns, std::function<void()> render,
+                    std::chrono::milliseconds patience) {
+    std::unique_lock lock(mutex_);
+    const std::uint64_t before = published_;
+    lock.unlock();
+    asio::post(dns, std::move(render));
+    lock.lock();
+    changed_.wait_for(lock, patience, [&] { return published_ != before; });
+    return *text_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::shared_ptr<const std::string> text_ = std::make_shared<const std::string>();
+  std::uint64_t published_ = 0;
+};
+
 // What the config files say, or why not.
 struct loaded {
   dns::config servers;
@@ -128,11 +220,22 @@ std::optional<loaded> load(const dns_forward_options& options) {
     return std::nullopt;
   }
   out.servers = std::move(*parsed);
-  if (out.servers.servers.empty()) log(log_level::warn, "%s names no server", path.c_str());
+  // Where the servers came from, so that a surprising upstream can be traced to its file.
+  const std::string origin = options.config_file ? "--config " + path : path;
+  if (out.servers.servers.empty()) {
+    log(log_level::warn, "%s names no server (from %s)", path.c_str(), origin.c_str());
+  } else {
+    std::string names;
+    for (const auto& s : out.servers.servers) {
+      if (!names.empty()) names += ", ";
+      names += s.address.to_string();
+    }
+    log(log_level::info, "upstreams %s (from %s)", names.c_str(), origin.c_str());
+  }
   for (const auto& s : out.servers.servers) {
-    log(log_level::info, "upstream %s (order %d, timeout %lld ms, %zu zones)",
+    log(log_level::info, "upstream %s (order %d, timeout %lld ms, %zu zones, from %s)",
         s.address.to_string().c_str(), s.order, static_cast<long long>(s.timeout.count()),
-        s.zones.size());
+        s.zones.size(), origin.c_str());
   }
   if (auto hosts_text = read_file(options.hosts_file)) {
     std::size_t skipped = 0;
@@ -156,6 +259,7 @@ class daemon {
                   resolver_options(options), std::move(initial.hosts)),
         log_(options.query_log_size),
         server_(resolver_, server_options(options), &log_),
+        metrics_work_(metrics_io_.get_executor()),
         stop_signals_(io, SIGINT, SIGTERM),
         reload_signals_(io, SIGHUP),
         dump_signals_(io, SIGUSR1) {}
@@ -170,8 +274,9 @@ class daemon {
             net::address_problem(text, true).c_str());
         return false;
       }
-      auto udp = socket::udp_socket::bind(io_.get_executor(),
-                                          net::udp_endpoint(endpoint->address(), endpoint->port()));
+      auto udp = bind_udp_listener(io_.get_executor(),
+                                   net::udp_endpoint(endpoint->address(), endpoint->port()),
+                                   options_.udp_receive_buffer);
       if (!udp) {
         log(log_level::error, "cannot listen on udp %s: %s", text.c_str(),
             udp.error().message().c_str());
@@ -196,14 +301,17 @@ class daemon {
             net::address_problem(*options_.metrics, true).c_str());
         return false;
       }
-      auto metrics = socket::listen(io_.get_executor(), *endpoint, metrics_handler());
+      // Scrapes are served by a thread of their own, so that they do not queue behind DNS work.
+      auto metrics = socket::listen(metrics_io_.get_executor(), *endpoint, metrics_handler());
       if (!metrics) {
         log(log_level::error, "cannot serve metrics on %s: %s", options_.metrics->c_str(),
             metrics.error().message().c_str());
         return false;
       }
       log(log_level::info, "metrics on http://%s/metrics", options_.metrics->c_str());
-      tcp_.push_back(std::move(*metrics));
+      metrics_listener_.emplace(std::move(*metrics));
+      publish_metrics();
+      metrics_thread_ = std::thread([this] { metrics_io_.run(); });
     }
     for (auto& listener : udp_) {
       asio::co_spawn(io_, server_.serve_udp(*listener), asio::detached);
@@ -260,15 +368,42 @@ class daemon {
   }
 
   net::flow_handler metrics_handler() {
-    dns::resolver* r = &resolver_;
-    return [r](flow& connection) { return serve_metrics(r, connection); };
+    return [this](flow& connection) { return serve_metrics(this, connection); };
   }
 
-  static asio::awaitable<void> serve_metrics(dns::resolver* r, flow& connection) {
-    auto render = [r] { return r->metrics().prometheus(r->cache().stats()); };
+  // A scrape waits this long at most for the DNS thread to render a fresh page; a saturated
+  // DNS thread then gives a page that lags instead of a scrape that waits behind DNS work.
+  static constexpr std::chrono::milliseconds metrics_patience{100};
+
+  // On the metrics thread.
+  static asio::awaitable<void> serve_metrics(daemon* self, flow& connection) {
+    auto render = [self] {
+      return self->metrics_.fresh(
+          self->io_, [self] { self->publish_metrics(); }, metrics_patience);
+    };
     co_await dns::serve_metrics_http(std::move(connection), render);
   }
 
+  // On the DNS thread: the page is rendered where the counters live.
+  void publish_metrics() {
+    metrics_.publish(resolver_.metrics().prometheus(resolver_.cache().stats()));
+  }
+
+  // Stops the metrics thread: its listener is closed on its own thread, then the thread ends.
+  void stop_metrics() {
+    if (!metrics_thread_.joinable()) return;
+    asio::post(metrics_io_, [this] {
+      if (metrics_listener_) metrics_listener_->unlisten();
+      metrics_work_.reset();
+      metrics_io_.stop();
+    });
+    metrics_thread_.join();
+  }
+
+ public:
+  ~daemon() { stop_metrics(); }
+
+ private:
   static asio::awaitable<void> watch_stop(daemon* self) {
     auto [ec, number] =
         co_await self->stop_signals_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -286,6 +421,7 @@ class daemon {
     co_await self->resolver_.close();
     self->reload_signals_.cancel();
     self->dump_signals_.cancel();
+    self->stop_metrics();
     self->io_.stop();
   }
 
@@ -324,6 +460,11 @@ class daemon {
   dns::server server_;
   std::vector<std::unique_ptr<socket_datagram_listener>> udp_;
   std::vector<net::listener> tcp_;
+  metrics_snapshot metrics_;
+  asio::io_context metrics_io_;
+  asio::executor_work_guard<asio::io_context::executor_type> metrics_work_;
+  std::optional<net::listener> metrics_listener_;
+  std::thread metrics_thread_;
   asio::signal_set stop_signals_;
   asio::signal_set reload_signals_;
   asio::signal_set dump_signals_;

@@ -85,6 +85,10 @@ int main(int argc, char** argv) {
                       "the largest UDP answer sent, whatever the client advertises")
       ->capture_default_str()
       ->check(CLI::Range(512, 65535));
+  forward->add_option("--udp-receive-buffer", dns.udp_receive_buffer,
+                      "bytes of kernel receive buffer per UDP listener, for bursts of queries "
+                      "(0: the kernel's default; net.core.rmem_max caps it unless run as root)")
+      ->capture_default_str();
   forward->add_option("--on-failure", on_failure,
                       "what a client gets when every upstream fails: servfail or drop")
       ->capture_default_str()

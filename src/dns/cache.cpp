@@ -12,16 +12,30 @@ namespace {
 
 using std::chrono::seconds;
 
-// EDNS options that belong to one transaction and must not be replayed to another client:
-// COOKIE (RFC 7873 §5.4) and PADDING (RFC 7830).
-constexpr std::uint16_t option_cookie = 10;
-constexpr std::uint16_t option_padding = 12;
+// EDNS options kept with a cached answer: only those about the answer itself. Extended DNS
+// Errors (RFC 8914) explain the answer, so they are served again. Every other option belongs to
+// the transaction that fetched the answer and is dropped: NSID names the server that answered
+// that query (RFC 5001 §2.1, and it was asked by that client), COOKIE is per client and server
+// (RFC 7873 §5.4), PADDING is sized for one message (RFC 7830), keepalive is about one TCP
+// connection (RFC 7828), and an unknown option cannot be judged. A client that asks for NSID
+// and is answered from the cache gets no NSID, which RFC 5001 §2.2 allows.
+constexpr std::uint16_t option_extended_error = 15;
+
+bool replayable(const edns_option& o) {
+  return o.code == option_extended_error;
+}
 
 struct key {
   name qname;  // lowercased
   rr_type qtype = rr_type::a;
   rr_class qclass = rr_class::in;
+  // The header bits that change the answer: DO (DNSSEC records or not), CD (an upstream
+  // validator's checks bypassed, RFC 4035 §3.2.2: an answer fetched with CD=1 may be bogus and
+  // must not reach a client that relies on validation), RD (RFC 1035 §4.1.1: without it a
+  // recursive upstream answers only from what it has).
   bool dnssec_ok = false;
+  bool checking_disabled = false;
+  bool recursion_desired = false;
 
   friend bool operator==(const key&, const key&) = default;
 };
@@ -30,7 +44,8 @@ struct key_hash {
   std::size_t operator()(const key& k) const noexcept {
     std::size_t h = std::hash<name>{}(k.qname);
     std::size_t extra = static_cast<std::size_t>(k.qtype) << 17 ^
-                        static_cast<std::size_t>(k.qclass) << 1 ^ (k.dnssec_ok ? 1u : 0u);
+                        static_cast<std::size_t>(k.qclass) << 3 ^ (k.dnssec_ok ? 1u : 0u) ^
+                        (k.checking_disabled ? 2u : 0u) ^ (k.recursion_desired ? 4u : 0u);
     return h ^ (extra + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
   }
 };
@@ -38,10 +53,11 @@ struct key_hash {
 std::optional<key> key_of(const message& query) {
   if (query.questions.empty()) return std::nullopt;
   const question& q = query.questions.front();
-  return key{q.qname.lowercased(), q.qtype, q.qclass, query.edns && query.edns->dnssec_ok};
+  return key{q.qname.lowercased(), q.qtype,        q.qclass, query.edns && query.edns->dnssec_ok,
+             query.header.cd,      query.header.rd};
 }
 
-// What an entry costs besides the answer's octets: the key's name, type, class and DO bit.
+// What an entry costs besides the answer's octets: the key's name, type, class and bits.
 std::size_t key_overhead(const key& k) {
   return k.qname.wire_length() + 5;
 }
@@ -156,11 +172,14 @@ std::optional<message> cache::lookup(const message& query, clock::time_point now
     r.ttl = r.ttl > spent_count ? static_cast<std::uint32_t>(r.ttl - spent_count) : 0;
   });
 
-  // The answer is to this query: its id, its RD bit, its question as it spelled it (clients
-  // that randomise the case of names match it octet for octet, draft-vixie-dnsext-dns0x20).
+  // The answer is to this query: its id, its RD and CD bits (RFC 4035 §3.2.2 copies CD from the
+  // query; both are part of the key, so this only restates them), its question as it spelled it
+  // (clients that randomise the case of names match it octet for octet,
+  // draft-vixie-dnsext-dns0x20).
   const question& asked = query.questions.front();
   answer.header.id = query.header.id;
   answer.header.rd = query.header.rd;
+  answer.header.cd = query.header.cd;
   answer.questions.assign(1, asked);
   for_each_record(answer, [&](record& r) {
     if (r.owner == asked.qname) r.owner = asked.qname;
@@ -191,9 +210,7 @@ void cache::insert(const message& query, const message& answer, clock::time_poin
       (life->negative ? ttl : std::max(s.options.max_ttl, ttl)).count(), UINT32_MAX));
   for_each_record(e.answer, [&](record& r) { r.ttl = std::min(std::max(r.ttl, lo), hi); });
   if (e.answer.edns) {
-    std::erase_if(e.answer.edns->options, [](const edns_option& o) {
-      return o.code == option_cookie || o.code == option_padding;
-    });
+    std::erase_if(e.answer.edns->options, [](const edns_option& o) { return !replayable(o); });
   }
 
   auto wire = encode(e.answer);

@@ -56,6 +56,9 @@ class dns_category_impl final : public std::error_category {
         return "not a standard query with exactly one question";
       case dns_errc::bad_config:
         return "DNS forwarder configuration does not parse";
+      case dns_errc::self_connected:
+        return "the kernel gave the upstream server's own port as the source port: the query "
+               "socket was connected to itself (is the server down?)";
     }
     return "unknown dns error " + std::to_string(code);
   }

@@ -220,6 +220,22 @@ class udp_upstream final : public upstream_base {
   asio::awaitable<void> close() override;
 
  private:
+  // A fresh channel that is not connected to itself. A self-connected one is closed at once,
+  // so the server's port is free again when it comes back, and another is opened: the kernel
+  // picks source ports at random, so a second pick lands on the same port only when the
+  // ephemeral range is that small.
+  result<std::unique_ptr<datagram_channel>> open_channel() {
+    constexpr int attempts = 3;
+    for (int i = 0; i < attempts; ++i) {
+      auto opened = transport_.open_datagram(server_);
+      if (!opened) return opened;
+      auto local = (*opened)->local_address();
+      if (!local || *local != server_) return opened;
+      (*opened)->close();
+    }
+    return fail(dns_errc::self_connected);
+  }
+
   struct channel_entry {
     std::unique_ptr<datagram_channel> channel;
     bool closed = false;
@@ -268,7 +284,7 @@ asio::awaitable<result<message>> udp_upstream::query(const message& query) {
   const buffer datagram = with_id(out->wire, *id);
 
   // A fresh channel per query: a fresh random source port (RFC 5452 §9.2).
-  auto opened = transport_.open_datagram(server_);
+  auto opened = open_channel();
   if (!opened) co_return fail(opened.error());
   channel_guard channel(*this, std::move(*opened));
 

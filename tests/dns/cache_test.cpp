@@ -76,21 +76,60 @@ TEST(dns_cache, miss_then_hit_after_insert) {
   EXPECT_EQ(hit->answers[0].ttl, 300u);
 }
 
-TEST(dns_cache, hit_takes_the_query_id_rd_bit_and_question_spelling) {
+TEST(dns_cache, hit_takes_the_query_id_and_question_spelling) {
   cache c;
   auto q = query_for("www.example.com");
   c.insert(q, positive(q, 300), t0);
 
   auto again = query_for("wWw.ExAmple.COM");
   again.header.id = 0xbeef;
-  again.header.rd = false;
   auto hit = c.lookup(again, t0);
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->header.id, 0xbeef);
-  EXPECT_FALSE(hit->header.rd);
+  EXPECT_TRUE(hit->header.rd);
   ASSERT_EQ(hit->questions.size(), 1u);
   EXPECT_TRUE(hit->questions[0].qname.identical(dname("wWw.ExAmple.COM")));
   EXPECT_TRUE(hit->answers[0].owner.identical(dname("wWw.ExAmple.COM")));
+}
+
+TEST(dns_cache, query_without_rd_does_not_get_a_recursive_answer) {
+  cache c;
+  auto recursive = query_for("www.example.com");
+  c.insert(recursive, positive(recursive, 300, 1), t0);
+
+  auto iterative = query_for("www.example.com");
+  iterative.header.rd = false;
+  EXPECT_FALSE(c.lookup(iterative, t0));
+
+  c.insert(iterative, positive(iterative, 300, 2), t0);
+  auto hit = c.lookup(iterative, t0);
+  ASSERT_TRUE(hit);
+  EXPECT_FALSE(hit->header.rd);
+  EXPECT_EQ(hit->answers[0].data, rdata(ipv4(192, 0, 2, 2)));
+  EXPECT_EQ(c.lookup(recursive, t0)->answers[0].data, rdata(ipv4(192, 0, 2, 1)));
+}
+
+TEST(dns_cache, checking_disabled_answer_is_not_served_to_a_validating_client) {
+  cache c;
+  auto unchecked = query_for("bogus.example.com", rr_type::a, true);
+  unchecked.header.cd = true;
+  c.insert(unchecked, positive(unchecked, 300), t0);
+
+  auto validating = query_for("bogus.example.com", rr_type::a, true);
+  EXPECT_FALSE(c.lookup(validating, t0));
+  EXPECT_TRUE(c.lookup(unchecked, t0));
+}
+
+TEST(dns_cache, cd_bit_of_the_query_is_copied_into_the_cached_answer) {
+  cache c;
+  auto q = query_for("www.example.com", rr_type::a, true);
+  q.header.cd = true;
+  auto a = positive(q, 300);
+  a.header.cd = false;  // an upstream that forgot to copy it
+  c.insert(q, a, t0);
+  auto hit = c.lookup(q, t0);
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(hit->header.cd);
 }
 
 TEST(dns_cache, key_ignores_name_case) {
@@ -267,18 +306,21 @@ TEST(dns_cache, answer_to_query_without_edns_has_no_opt) {
   EXPECT_FALSE(hit->edns);
 }
 
-TEST(dns_cache, cookie_option_is_not_replayed) {
+TEST(dns_cache, transaction_options_are_not_replayed_extended_errors_are) {
   cache c;
   auto q = query_for("www.example.com");
   q.edns.emplace();
   auto a = positive(q, 300);
-  a.edns->options.push_back({10, {1, 2, 3, 4, 5, 6, 7, 8}});
-  a.edns->options.push_back({3, {'n', 's'}});  // NSID stays
+  a.edns->options.push_back({3, {'n', 's'}});                      // NSID
+  a.edns->options.push_back({10, {1, 2, 3, 4, 5, 6, 7, 8}});       // COOKIE
+  a.edns->options.push_back({11, {0, 100}});                       // TCP keepalive
+  a.edns->options.push_back({12, std::vector<std::uint8_t>(64)});  // PADDING
+  a.edns->options.push_back({15, {0, 18}});                        // EDE "prohibited"
   c.insert(q, a, t0);
   auto hit = c.lookup(q, t0);
   ASSERT_TRUE(hit && hit->edns);
   ASSERT_EQ(hit->edns->options.size(), 1u);
-  EXPECT_EQ(hit->edns->options[0].code, 3);
+  EXPECT_EQ(hit->edns->options[0].code, 15);
 }
 
 TEST(dns_cache, insert_replaces_older_entry) {

@@ -7,6 +7,7 @@
 //                           order the replies say).
 //   open_datagram(server)   an in-memory datagram_channel; what it sends reaches the fake server
 //                           at once, the replies land in its receive queue.
+//                           self_connect_opens(n): the next n are connected to themselves.
 //   Any server_address is accepted: one fake stands for every upstream of a resolver, and
 //   fake_query::server says which one was asked (set_behaviour(server, ...) per server).
 //
@@ -236,6 +237,7 @@ struct fake_state {
   std::error_code connect_error;
   std::size_t open_failures = 0;
   std::error_code open_error;
+  std::size_t self_connected_opens = 0;
   std::size_t write_failures = 0;
   std::error_code write_error;
   struct held_reply {
@@ -311,15 +313,22 @@ struct channel_state final : reply_sink {
 
 class fake_channel final : public datagram_channel {
  public:
-  fake_channel(std::shared_ptr<fake_state> st, server_address server, std::size_t index)
+  fake_channel(std::shared_ptr<fake_state> st, server_address server, std::size_t index,
+               bool self_connected = false)
       : st_(std::move(st)),
         cs_(std::make_shared<channel_state>(st_->executor)),
         server_(std::move(server)),
-        index_(index) {}
+        index_(index),
+        self_connected_(self_connected) {}
   ~fake_channel() override { close(); }
 
   asio::awaitable<result<void>> send(buffer datagram) override {
     if (cs_->closed) co_return fail(flow_errc::closed);
+    if (self_connected_) {
+      // Connected to itself: what it sends comes back to it, and the server never sees it.
+      cs_->deliver(std::move(datagram));
+      co_return result<void>{};
+    }
     fake_state::on_query(st_, cs_, datagram, server_, upstream_protocol::udp, index_);
     co_return result<void>{};
   }
@@ -338,6 +347,13 @@ class fake_channel final : public datagram_channel {
     co_return datagram;
   }
 
+  std::optional<server_address> local_address() const override {
+    if (self_connected_) return server_;
+    server_address ephemeral = server_;
+    ephemeral.port = static_cast<std::uint16_t>(40000 + index_ % 20000);
+    return ephemeral;
+  }
+
   void close() override {
     if (cs_->closed) return;
     cs_->closed = true;
@@ -352,6 +368,7 @@ class fake_channel final : public datagram_channel {
   std::shared_ptr<channel_state> cs_;
   server_address server_;
   std::size_t index_;
+  bool self_connected_ = false;
 };
 
 // The client's end of a connection: a memory flow, counted while open, with write faults.
@@ -485,8 +502,10 @@ class fake_upstream final : public upstream_transport {
     std::size_t index = st_->channels_opened++;
     ++st_->open_channels;
     st_->note_change();
+    bool self_connected = st_->self_connected_opens > 0;
+    if (self_connected) --st_->self_connected_opens;
     return std::unique_ptr<datagram_channel>(
-        std::make_unique<detail::fake_channel>(st_, server, index));
+        std::make_unique<detail::fake_channel>(st_, server, index, self_connected));
   }
 
   // ---- faults
@@ -498,6 +517,10 @@ class fake_upstream final : public upstream_transport {
     st_->open_failures = count;
     st_->open_error = ec;
   }
+  // The next `count` datagram channels are connected to themselves, as a kernel socket is when
+  // its random source port is the (dead) server's port: local_address() is the server's, and
+  // what they send comes back to them.
+  void self_connect_opens(std::size_t count) { st_->self_connected_opens = count; }
   // The next `count` writes on client connections fail with `ec` (the flow is then failed).
   void fail_client_writes(std::size_t count, std::error_code ec) {
     st_->write_failures = count;

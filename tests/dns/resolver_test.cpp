@@ -316,6 +316,98 @@ TEST(resolver, cache_answers_when_the_upstream_is_gone) {
   });
 }
 
+// A validating upstream: with checking disabled it hands out the bogus data (198.51.100.66);
+// otherwise validation fails and it says SERVFAIL. Without RD it answers only from what it has
+// (here: a referral-less NODATA).
+fake_reply validating_upstream(const fake_query& q) {
+  if (!q.query.header.rd) {
+    auto m = make_answer(q.query);
+    m.answers.clear();
+    return fake_reply::of(m);
+  }
+  if (q.query.header.cd) return answer_with(q.query, {198, 51, 100, 66});
+  auto m = make_answer(q.query);
+  m.answers.clear();
+  m.set_rcode(static_cast<std::uint16_t>(rcode::servfail));
+  return fake_reply::of(m);
+}
+
+TEST(resolver, an_answer_fetched_with_checking_disabled_is_not_served_to_a_validating_client) {
+  flowstack::test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    fake_upstream fake(ex);
+    fake.set_behaviour(validating_upstream);
+    resolver r(ex, parse("nameserver 192.0.2.1\n"), fake);
+    auto unchecked = make_query("bogus.example.com", rr_type::a, 1);
+    unchecked.header.cd = true;
+    auto bogus = co_await r.resolve(unchecked, client_protocol::udp);
+    CO_ASSERT_TRUE(bogus);
+    EXPECT_EQ(address_of(*bogus), (std::array<std::uint8_t, 4>{198, 51, 100, 66}));
+
+    auto validating = make_query("bogus.example.com", rr_type::a, 2);
+    auto refused = co_await r.resolve(validating, client_protocol::udp);
+    CO_ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->full_rcode(), static_cast<std::uint16_t>(rcode::servfail));
+    EXPECT_FALSE(refused->header.cd);
+
+    unchecked.header.id = 3;
+    std::string source;
+    auto again = co_await r.resolve(unchecked, client_protocol::udp, &source);
+    CO_ASSERT_TRUE(again);
+    EXPECT_EQ(source, "cache");
+    EXPECT_TRUE(again->header.cd);
+    co_await finish(r, fake);
+  });
+}
+
+TEST(resolver, a_query_without_rd_does_not_get_a_cached_recursive_answer) {
+  flowstack::test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    fake_upstream fake(ex);
+    fake.set_behaviour(validating_upstream);
+    resolver r(ex, parse("nameserver 192.0.2.1\n"), fake);
+    auto unchecked = make_query("www.example.com", rr_type::a, 1);
+    unchecked.header.cd = true;
+    CO_ASSERT_TRUE(co_await r.resolve(unchecked, client_protocol::udp));
+
+    auto iterative = unchecked;
+    iterative.header.id = 2;
+    iterative.header.rd = false;
+    auto answer = co_await r.resolve(iterative, client_protocol::udp);
+    CO_ASSERT_TRUE(answer);
+    EXPECT_FALSE(answer->header.rd);
+    EXPECT_TRUE(answer->answers.empty());
+    EXPECT_EQ(fake.queries_received(), 2u);
+    co_await finish(r, fake);
+  });
+}
+
+TEST(resolver, nsid_asked_by_one_client_does_not_reach_the_next) {
+  flowstack::test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    fake_upstream fake(ex);
+    fake.set_behaviour([](const fake_query& q) {
+      auto m = make_answer(q.query);
+      m.edns = q.query.edns;
+      if (m.edns) m.edns->options.assign(1, edns_option{3, {'u', 'p', '1'}});  // NSID, RFC 5001
+      return fake_reply::of(m);
+    });
+    resolver r(ex, parse("nameserver 192.0.2.1\n"), fake);
+    auto asking = make_query("www.example.com", rr_type::a, 1);
+    asking.edns.emplace();
+    asking.edns->options.push_back({3, {}});
+    auto first_answer = co_await r.resolve(asking, client_protocol::udp);
+    CO_ASSERT_TRUE(first_answer && first_answer->edns);
+    EXPECT_EQ(first_answer->edns->options.size(), 1u);
+
+    auto next = make_query("www.example.com", rr_type::a, 2);
+    next.edns.emplace();
+    std::string source;
+    auto second_answer = co_await r.resolve(next, client_protocol::udp, &source);
+    CO_ASSERT_TRUE(second_answer && second_answer->edns);
+    EXPECT_EQ(source, "cache");
+    EXPECT_TRUE(second_answer->edns->options.empty());
+    co_await finish(r, fake);
+  });
+}
+
 TEST(resolver, a_server_that_answers_nxdomain_loses_to_one_that_answers) {
   flowstack::test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
     fake_upstream fake(ex);

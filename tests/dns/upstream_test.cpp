@@ -169,6 +169,35 @@ TEST(upstream, udp_query_is_resent_when_the_first_datagram_is_lost) {
   });
 }
 
+TEST(upstream, udp_channel_connected_to_itself_is_closed_and_replaced) {
+  flowstack::test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    fake_upstream fake(ex);
+    fake.self_connect_opens(1);
+    auto up = make(ex, upstream_protocol::udp, fake);
+    auto query = make_query("www.example.com");
+    auto answer = co_await with_timeout(up->query(query), 2s);
+    expect_answers(answer, query);
+    EXPECT_EQ(fake.channels_opened(), 2u);
+    EXPECT_EQ(fake.udp_queries(), 1u);
+    EXPECT_EQ(fake.open_channels(), 0u);
+    co_await finish(*up, fake);
+  });
+}
+
+TEST(upstream, udp_query_fails_at_once_when_every_channel_is_connected_to_itself) {
+  flowstack::test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    fake_upstream fake(ex);
+    fake.self_connect_opens(100);
+    auto up = make(ex, upstream_protocol::udp, fake);
+    auto answer = co_await with_timeout(up->query(make_query("www.example.com")), 2s);
+    EXPECT_EQ(flowstack::test::error_of(answer), dns_errc::self_connected);
+    // None is kept open: the server's port is free for it to come back on.
+    EXPECT_EQ(fake.open_channels(), 0u);
+    EXPECT_EQ(fake.udp_queries(), 0u);
+    co_await finish(*up, fake);
+  });
+}
+
 TEST(upstream, udp_query_with_timeout_times_out_and_closes_its_channel) {
   flowstack::test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
     fake_upstream fake(ex);

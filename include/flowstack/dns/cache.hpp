@@ -1,11 +1,11 @@
 // An answer cache for the forwarder.
 //
-// Keyed by (name lowercased, type, class, DO bit). Positive answers live for their smallest TTL;
-// NXDOMAIN and NODATA answers for the SOA's TTL capped by its MINIMUM (RFC 2308 §5); answers
-// without a usable TTL (SERVFAIL, truncated, no SOA in a negative answer) are not kept. TTLs are
-// clamped to [min_ttl, max_ttl] and count down: a hit returns every record's TTL reduced by the
-// time spent in the cache. Bounded in entries and in bytes, evicting the least recently used.
-// The clock is passed in, so tests need no sleeps.
+// Keyed by (name lowercased, type, class, and the DO, CD and RD bits: each changes the answer).
+// Positive answers live for their smallest TTL; NXDOMAIN and NODATA answers for the SOA's TTL
+// capped by its MINIMUM (RFC 2308 §5); answers without a usable TTL (SERVFAIL, truncated, no SOA in
+// a negative answer) are not kept. TTLs are clamped to [min_ttl, max_ttl] and count down: a hit
+// returns every record's TTL reduced by the time spent in the cache. Bounded in entries and in
+// bytes, evicting the least recently used. The clock is passed in, so tests need no sleeps.
 #pragma once
 
 #include <flowstack/dns/message.hpp>
@@ -45,11 +45,13 @@ class cache {
   cache(const cache&) = delete;
   cache& operator=(const cache&) = delete;
 
-  // The cached answer to `query` (its first question), with the query's id and RD bit and the
+  // The cached answer to `query` (its first question), with the query's id, RD and CD bits and the
   // TTLs counted down to `now`; nothing on a miss or when the entry has expired.
   std::optional<message> lookup(const message& query, clock::time_point now);
 
-  // Keeps `answer` to `query` if it is worth keeping (see above). Replaces an older entry.
+  // Keeps `answer` to `query` if it is worth keeping (see above). Replaces an older entry. Of the
+  // answer's EDNS options only Extended DNS Errors (RFC 8914) are kept; the others (NSID, COOKIE,
+  // PADDING, ...) belong to the exchange that fetched it and are never served again.
   void insert(const message& query, const message& answer, clock::time_point now);
 
   void clear();

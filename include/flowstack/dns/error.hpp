@@ -40,6 +40,8 @@ enum class dns_errc {
   not_a_query,           // a client message that is not a standard query with one question
   // Configuration
   bad_config,  // a forwarder config or resolv.conf that does not parse (config_error says where)
+  // Upstreams
+  self_connected,  // every query socket opened was connected to itself (source port = server's)
 };
 
 const std::error_category& dns_category() noexcept;
