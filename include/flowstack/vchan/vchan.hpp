@@ -22,7 +22,12 @@
 //   close          sets this end's live flag to 0, wakes the peer, unmaps the rings and closes the
 //                  descriptors. Pending operations end with `closed`. The peer drains, then reads
 //                  eof; its writes fail `closed`.
-//   A peer that breaks the protocol in shared memory fails the flow with vchan_errc::corrupt.
+//   A peer that breaks the protocol in shared memory fails the flow, both directions at once,
+//                  with vchan_errc::corrupt: every pending read and write wakes with it.
+// Hostile peers: the server seals the memfd against shrinking and growing (F_SEAL_SHRINK,
+// F_SEAL_GROW, F_SEAL_SEAL), and a client refuses memory without F_SEAL_SHRINK
+// (memory_not_sealed), so no peer can truncate a live mapping into SIGBUS. Eventfd writes never
+// block, whatever flags the peer sets on the shared descriptions (vchan.cpp, signal_event).
 // Timeouts and cancellation come from outside (with_timeout), as for every flow.
 #pragma once
 
@@ -32,6 +37,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -61,6 +67,10 @@ class port {
 struct options {
   // Where rendezvous entries live; empty means default_runtime_dir().
   std::string runtime_dir;
+  // The bound on each step of the rendezvous: a client waits this long for the server's
+  // descriptors after its hello, and a server gives a fresh connection this long to say hello
+  // before dropping it and taking the next. Either ends in flow_errc::timeout for a client.
+  std::chrono::milliseconds rendezvous_timeout = std::chrono::seconds(5);
 };
 
 // 1 MiB each way (Xen's largest ring): a bulk transfer sleeps and wakes once per ring-full, and
