@@ -450,6 +450,9 @@ std::error_code make_runtime_dir(const std::string& dir) {
     std::string prefix = dir.substr(0, at);
     if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) return last_error();
   }
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) != 0) return last_error();
+  if (!S_ISDIR(info.st_mode)) return make_error_code(vchan_errc::runtime_dir_not_a_directory);
   return {};
 }
 
@@ -717,8 +720,24 @@ bool port::is_valid(std::string_view name) noexcept {
   });
 }
 
+std::string printable(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '\\' || c == '"') {
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string port::why(std::string_view bad_name) {
-  return "invalid vchan port \"" + std::string(bad_name) +
+  return "invalid vchan port \"" + printable(bad_name) +
          "\": a port name must match [a-zA-Z0-9_-]+ (one or more letters, digits, '_' or '-')";
 }
 
@@ -741,46 +760,54 @@ std::string entry_path(const std::string& runtime_dir, unsigned domid, const por
   return runtime_dir + "/" + std::to_string(domid) + "-" + p.name();
 }
 
-asio::awaitable<result<flow>> server(asio::any_io_executor executor, unsigned domid, port p,
-                                     std::size_t read_size, std::size_t write_size,
-                                     const options& opts) {
-  // Not a coroutine: the entry is bound before this returns, so a client may connect at once.
+result<asio::awaitable<result<flow>>> offer(asio::any_io_executor executor, unsigned domid, port p,
+                                            std::size_t read_size, std::size_t write_size,
+                                            const options& opts) {
   auto read_order = order_for_size(read_size);
-  if (!read_order) return failed(read_order.error());
+  if (!read_order) return fail(read_order.error());
   auto write_order = order_for_size(write_size);
-  if (!write_order) return failed(write_order.error());
+  if (!write_order) return fail(write_order.error());
   // The server reads the left ring and writes the right one.
   auto layout = choose_layout(*read_order, *write_order);
-  if (!layout) return failed(layout.error());
+  if (!layout) return fail(layout.error());
 
   std::string dir = opts.runtime_dir.empty() ? default_runtime_dir() : opts.runtime_dir;
   std::string path = entry_path(dir, domid, p);
-  if (!fits_unix_path(path)) return failed(vchan_errc::path_too_long);
-  if (auto ec = make_runtime_dir(dir)) return failed(ec);
+  if (!fits_unix_path(path)) return fail(vchan_errc::path_too_long);
+  if (auto ec = make_runtime_dir(dir)) return fail(ec);
 
   asio::local::stream_protocol::acceptor acceptor(executor);
   std::error_code ec;
   acceptor.open(asio::local::stream_protocol(), ec);
-  if (ec) return failed(ec);
+  if (ec) return fail(ec);
   asio::local::stream_protocol::endpoint here(path);
   acceptor.bind(here, ec);
   if (ec && ec.value() == EADDRINUSE) {
-    if (someone_listens(path)) return failed(vchan_errc::port_in_use);
+    if (someone_listens(path)) return fail(vchan_errc::port_in_use);
     ::unlink(path.c_str());  // a dead server's entry
     ec.clear();
     acceptor.bind(here, ec);
   }
-  if (ec) return failed(ec);
+  if (ec) return fail(ec);
   acceptor.listen(16, ec);
   if (ec) {
     ::unlink(path.c_str());
-    return failed(ec);
+    return fail(ec);
   }
   std::string description = "vchan server " + std::to_string(domid) + ":" + p.name() + " (read " +
                             size_text(layout->left.size) + ", write " +
                             size_text(layout->right.size) + ")";
   return serve(std::move(acceptor), std::move(path), *layout, std::move(description),
                opts.rendezvous_timeout);
+}
+
+asio::awaitable<result<flow>> server(asio::any_io_executor executor, unsigned domid, port p,
+                                     std::size_t read_size, std::size_t write_size,
+                                     const options& opts) {
+  // Not a coroutine: the entry is bound before this returns, so a client may connect at once.
+  auto offered = offer(std::move(executor), domid, std::move(p), read_size, write_size, opts);
+  if (!offered) return failed(offered.error());
+  return std::move(*offered);
 }
 
 asio::awaitable<result<flow>> client(asio::any_io_executor executor, unsigned domid, port p,

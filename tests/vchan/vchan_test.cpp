@@ -77,6 +77,40 @@ TEST(vchan_port, bad_name_error_names_the_rule_and_the_name) {
   }
 }
 
+TEST(vchan_port, bad_name_error_escapes_control_characters) {
+  std::string message = port::why("a\x1b[2J\n");
+  EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_NE(message.find("a\\x1b[2J\\x0a"), std::string::npos) << message;
+}
+
+TEST(vchan_rendezvous, offer_reports_listen_time_errors_before_any_client_comes) {
+  vchan_runtime_dir dir;
+  test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto opts = dir.options();
+    auto first = offer(ex, 0, port("taken"), 4096, 4096, opts);
+    EXPECT_TRUE(first);
+    EXPECT_EQ(offer(ex, 0, port("taken"), 4096, 4096, opts).error(), vchan_errc::port_in_use);
+    EXPECT_EQ(offer(ex, 0, port("huge"), std::size_t{1} << 40, 4096, opts).error(),
+              vchan_errc::invalid_ring_size);
+    std::string file = dir.path() + "/file";
+    { std::ofstream(file) << "x"; }
+    options in_a_file;
+    in_a_file.runtime_dir = file;
+    EXPECT_EQ(offer(ex, 0, port("f"), 4096, 4096, in_a_file).error(),
+              vchan_errc::runtime_dir_not_a_directory);
+    ::unlink(file.c_str());
+    options too_long;
+    too_long.runtime_dir = dir.path() + "/" + std::string(120, 'd');
+    EXPECT_EQ(offer(ex, 0, port("f"), 4096, 4096, too_long).error(), vchan_errc::path_too_long);
+    if (first) {
+      auto gave_up = co_await with_timeout(std::move(*first), 10ms);
+      EXPECT_EQ(gave_up.error(), flow_errc::timeout);
+    }
+  });
+  EXPECT_EQ(test::entries_in(dir.path()), 0u);
+}
+
 TEST(vchan_rendezvous, client_without_server_gets_no_server) {
   vchan_runtime_dir dir;
   auto r = test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<result<flow>> {

@@ -94,6 +94,18 @@ asio::awaitable<result<flow>> server(asio::any_io_executor executor, unsigned do
                                      std::size_t write_size = default_ring_size,
                                      const options& opts = options());
 
+// server(), with the errors it can know before a client comes (a bad ring size, a port in use,
+// a runtime directory that cannot hold the entry, a path too long) returned at once; on success
+// the entry is bound and the awaitable waits for the client.
+result<asio::awaitable<result<flow>>> offer(asio::any_io_executor executor, unsigned domid, port p,
+                                            std::size_t read_size = default_ring_size,
+                                            std::size_t write_size = default_ring_size,
+                                            const options& opts = options());
+
+// `text` with control characters, non-ASCII bytes, '\\' and '"' written as \xNN, for error
+// messages that quote what a user or a peer gave.
+std::string printable(std::string_view text);
+
 // Connects to the server of (domid, port): no_server when none listens there.
 asio::awaitable<result<flow>> client(asio::any_io_executor executor, unsigned domid, port p,
                                      const options& opts = options());
