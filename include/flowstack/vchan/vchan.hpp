@@ -88,7 +88,9 @@ std::string entry_path(const std::string& runtime_dir, unsigned domid, const por
 // at most 256 MiB). The entry exists as soon as this is called (a client may connect before the
 // result is awaited); it is removed once the client is in, or when the wait ends (error,
 // timeout, cancellation). A stale entry from a dead server is replaced; a live one gives
-// port_in_use.
+// port_in_use. Connections are greeted side by side and the first to say hello is the client;
+// one that says nothing within options::rendezvous_timeout is dropped, so it cannot keep a real
+// client out.
 asio::awaitable<result<flow>> server(asio::any_io_executor executor, unsigned domid, port p,
                                      std::size_t read_size = default_ring_size,
                                      std::size_t write_size = default_ring_size,
@@ -106,7 +108,9 @@ result<asio::awaitable<result<flow>>> offer(asio::any_io_executor executor, unsi
 // messages that quote what a user or a peer gave.
 std::string printable(std::string_view text);
 
-// Connects to the server of (domid, port): no_server when none listens there.
+// Connects to the server of (domid, port): no_server when none listens there, flow_errc::timeout
+// when it does not send the descriptors within options::rendezvous_timeout, memory_not_sealed
+// when its shared memory could be shrunk under us.
 asio::awaitable<result<flow>> client(asio::any_io_executor executor, unsigned domid, port p,
                                      const options& opts = options());
 
