@@ -1,9 +1,10 @@
 // `vchan:DOMID:PORT` and `vchan-listen:DOMID:PORT` for `flowstack cat`.
+#include <sys/un.h>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
+
 #include <charconv>
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/vchan/vchan.hpp>
@@ -29,10 +30,19 @@ expected<vchan_name, std::string> parse_vchan_name(const std::string& text) {
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), name.domid);
   if (number.empty() || ec != std::errc() || end != number.data() + number.size() ||
       name.domid > 65535) {
-    return unexpected("domain \"" + std::string(number) + "\" is not a number from 0 to 65535");
+    return unexpected("domain \"" + vchan::printable(number) +
+                      "\" is not a number from 0 to 65535");
   }
   std::string port = text.substr(colon + 1);
   if (!vchan::port::is_valid(port)) return unexpected(vchan::port::why(port));
+  // The entry is "<dir>/<domid>-<port>": with the shortest directory there is, one character.
+  std::size_t shortest = 2 + std::to_string(name.domid).size() + 1 + port.size();
+  if (shortest >= sizeof(sockaddr_un{}.sun_path)) {
+    return unexpected("vchan port \"" + port +
+                      "\" is too long: its rendezvous path can never fit " +
+                      "a Unix socket address (" +
+                      std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes at most)");
+  }
   name.port.emplace(port);
   return name;
 }
@@ -57,7 +67,6 @@ asio::awaitable<result<flow>> connect_vchan(const endpoint& ep, const open_conte
 struct vchan_offer {
   vchan_offer(asio::any_io_executor ex) : changed(ex) {}
   wait_queue changed;
-  std::error_code first_error;
   std::size_t active = 0;
   bool stopped = false;
   bool finished = false;
@@ -97,7 +106,8 @@ asio::awaitable<bool> until_stopped(std::shared_ptr<vchan_offer> offer) {
 
 asio::awaitable<void> offer_loop(std::shared_ptr<vchan_offer> offer, vchan_name name,
                                  std::size_t read_size, std::size_t write_size,
-                                 listen_limits limits, accept_handler handler) {
+                                 listen_limits limits, accept_handler handler,
+                                 asio::awaitable<result<flow>> first_offer) {
   using namespace asio::experimental::awaitable_operators;
   auto ex = co_await asio::this_coro::executor;
   bool first = true;
@@ -106,15 +116,13 @@ asio::awaitable<void> offer_loop(std::shared_ptr<vchan_offer> offer, vchan_name 
       co_await offer->changed.wait();
     }
     if (offer->stopped) break;
-    auto waiting = vchan::server(ex, name.domid, *name.port, read_size, write_size);
+    auto waiting = first ? std::move(first_offer)
+                         : vchan::server(ex, name.domid, *name.port, read_size, write_size);
     auto stopping = until_stopped(offer);
     auto raced = co_await (std::move(waiting) || std::move(stopping));
     if (raced.index() == 1) break;
     auto accepted = std::move(std::get<0>(raced));
-    if (!accepted) {
-      if (first) offer->first_error = accepted.error();
-      break;
-    }
+    if (!accepted) break;
     first = false;
     ++offer->active;
     asio::co_spawn(ex, run_accepted(offer, handler, std::move(*accepted)), asio::detached);
@@ -133,13 +141,15 @@ asio::awaitable<result<std::unique_ptr<listening>>> listen_vchan(const endpoint&
       static_cast<std::size_t>(ep.value("read-size").value_or(vchan::default_ring_size));
   auto write_size =
       static_cast<std::size_t>(ep.value("write-size").value_or(vchan::default_ring_size));
+  // The first offer binds the entry now, so a bad ring size, a port in use or a runtime
+  // directory that cannot hold the entry is reported here, before anyone connects.
+  auto first_offer = vchan::offer(ctx.executor, name->domid, *name->port, read_size, write_size);
+  if (!first_offer) co_return fail(first_offer.error());
   auto offer = std::make_shared<vchan_offer>(ctx.executor);
   asio::co_spawn(ctx.executor,
-                 offer_loop(offer, *name, read_size, write_size, limits, std::move(handler)),
+                 offer_loop(offer, *name, read_size, write_size, limits, std::move(handler),
+                            std::move(*first_offer)),
                  asio::detached);
-  // A bad ring size or a port in use ends the first offer at once: report it here.
-  co_await asio::post(ctx.executor, asio::use_awaitable);
-  if (offer->first_error) co_return fail(offer->first_error);
   std::unique_ptr<listening> l = std::make_unique<vchan_listening>(offer, "vchan " + ep.path);
   co_return l;
 }

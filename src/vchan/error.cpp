@@ -27,6 +27,12 @@ class vchan_category_impl final : public std::error_category {
       case vchan_errc::path_too_long:
         return "vchan rendezvous path too long for a Unix socket: choose a shorter runtime "
                "directory";
+      case vchan_errc::memory_not_sealed:
+        return "vchan peer's shared memory is not sealed against shrinking (F_SEAL_SHRINK): "
+               "refused, since the peer could truncate it while it is mapped";
+      case vchan_errc::runtime_dir_not_a_directory:
+        return "vchan runtime directory is not a directory: choose another with "
+               "$FLOWSTACK_VCHAN_DIR";
     }
     return "unknown vchan error " + std::to_string(code);
   }

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -21,10 +22,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <flowstack/core/combinators.hpp>
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/vchan/ring.hpp>
 #include <flowstack/vchan/vchan.hpp>
+#include <list>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -101,6 +105,31 @@ class fd_guard {
   int fd_;
 };
 
+// The eventfds are shared with the peer, and so are their file status flags: the peer can clear
+// O_NONBLOCK at any time (or hand over a blocking eventfd), and a write to a full counter then
+// blocks this process for good. So every write first checks, with poll(2) and a zero timeout,
+// that the counter has room (a full counter already means "signalled", so nothing is lost by
+// skipping), and forces O_NONBLOCK back on if it was cleared. Only a peer that fills the counter
+// and clears the flag in the few instructions between our checks and our write could still
+// stall us, and only until it reads its counter.
+bool ensure_nonblocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return false;
+  if ((flags & O_NONBLOCK) != 0) return true;
+  return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+bool ready_now(int fd, short events) {
+  pollfd p{fd, events, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & events) != 0;
+}
+
+void signal_event(int fd) {
+  if (!ready_now(fd, POLLOUT) || !ensure_nonblocking(fd)) return;
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
+}
+
 // Everything an open channel holds. Shared with the two background waits (event and link), so
 // it outlives the flow until they have seen their descriptors closed.
 struct channel_state {
@@ -119,13 +148,22 @@ struct channel_state {
 
   void signal_peer() const {
     if (peer_event < 0) return;
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(peer_event, &one, sizeof one);
+    signal_event(peer_event);
   }
 
   void wake() {
     ++generation;
     changed.notify_all();
+  }
+
+  // A broken protocol seen in one direction breaks both: the shared header can no longer be
+  // trusted, so every waiter (read and write) is woken to fail with the same error at once.
+  std::error_code fail_channel(std::error_code ec) {
+    if (!failure) {
+      failure = ec;
+      wake();
+    }
+    return failure;
   }
 
   // Tells the peer we are gone and frees everything; idempotent.
@@ -153,6 +191,7 @@ struct channel_state {
   wait_queue changed;                        // woken on every signal, peer loss or close
   std::uint64_t generation = 0;
   spin_policy spin;
+  std::error_code failure;  // the first corruption seen, in either direction (sticky)
   bool peer_gone = false;
   bool read_shut = false;
   bool closed = false;
@@ -165,8 +204,12 @@ asio::awaitable<void> pump_events(std::shared_ptr<channel_state> s) {
     auto [ec] =
         co_await s->own_event.async_wait(asio::posix::descriptor_base::wait_read, as_result);
     if (s->closed || ec) co_return;
-    std::uint64_t count = 0;
-    [[maybe_unused]] auto n = ::read(s->own_event.native_handle(), &count, sizeof count);
+    // The peer holds this eventfd too: it may have drained it or made it blocking meanwhile.
+    int fd = s->own_event.native_handle();
+    if (ready_now(fd, POLLIN) && ensure_nonblocking(fd)) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] auto n = ::read(fd, &count, sizeof count);
+    }
     s->wake();
   }
 }
@@ -250,17 +293,18 @@ class vchan_flow_impl final : public vchan_flow {
     auto s = s_;
     for (;;) {
       if (s->closed) co_return fail(flow_errc::closed);
+      if (s->failure) co_return fail(s->failure);
       if (s->read_shut) co_return data_or_eof::eof();
       auto ready = s->end.readable();
-      if (!ready) co_return fail(ready.error());
+      if (!ready) co_return fail(s->fail_channel(ready.error()));
       if (*ready > 0) co_return take(s, *ready);
       // Empty: did the peer stop writing? The flags are read before the ring is looked at
       // again, so bytes written before them are never lost.
       auto ended = peer_stopped_writing(*s);
-      if (!ended) co_return fail(ended.error());
+      if (!ended) co_return fail(s->fail_channel(ended.error()));
       if (*ended) {
         auto last = s->end.readable();
-        if (!last) co_return fail(last.error());
+        if (!last) co_return fail(s->fail_channel(last.error()));
         if (*last > 0) continue;
         co_return data_or_eof::eof();
       }
@@ -276,10 +320,10 @@ class vchan_flow_impl final : public vchan_flow {
       s->end.request(layout::notify_write);
       // Re-check after asking: a write that came before the request signals nobody.
       auto again = s->end.readable();
-      if (!again) co_return fail(again.error());
+      if (!again) co_return fail(s->fail_channel(again.error()));
       if (*again > 0) continue;
       auto ended_now = peer_stopped_writing(*s);
-      if (!ended_now) co_return fail(ended_now.error());
+      if (!ended_now) co_return fail(s->fail_channel(ended_now.error()));
       if (*ended_now) continue;
       bool ok = co_await wait_for_change(s, seen);
       if (!ok) co_return fail(flow_errc::cancelled);
@@ -292,11 +336,12 @@ class vchan_flow_impl final : public vchan_flow {
       std::span<const std::byte> rest = part.bytes();
       while (!rest.empty()) {
         if (s->closed) co_return fail(flow_errc::closed);
+        if (s->failure) co_return fail(s->failure);
         auto lost = peer_stopped_reading(*s);
-        if (!lost) co_return fail(lost.error());
+        if (!lost) co_return fail(s->fail_channel(lost.error()));
         if (*lost) co_return fail(flow_errc::closed);
         auto space = s->end.writable();
-        if (!space) co_return fail(space.error());
+        if (!space) co_return fail(s->fail_channel(space.error()));
         if (*space > 0) {
           auto n = std::min<std::size_t>(*space, rest.size());
           if (s->end.write(rest.first(n))) s->signal_peer();
@@ -312,10 +357,10 @@ class vchan_flow_impl final : public vchan_flow {
         std::uint64_t seen = s->generation;
         s->end.request(layout::notify_read);
         auto again = s->end.writable();
-        if (!again) co_return fail(again.error());
+        if (!again) co_return fail(s->fail_channel(again.error()));
         if (*again > 0) continue;
         auto lost_now = peer_stopped_reading(*s);
-        if (!lost_now) co_return fail(lost_now.error());
+        if (!lost_now) co_return fail(s->fail_channel(lost_now.error()));
         if (*lost_now) continue;
         bool ok = co_await wait_for_change(s, seen);
         if (!ok) co_return fail(flow_errc::cancelled);
@@ -328,7 +373,7 @@ class vchan_flow_impl final : public vchan_flow {
     // Wakes a pending read, which then ends with eof (what the ring holds is dropped unread),
     // and tells the peer that its writes can no longer be read: they fail `closed`.
     s_->read_shut = true;
-    if (!s_->closed) {
+    if (!s_->closed && !s_->failure) {
       s_->end.set_shut_read();
       s_->signal_peer();
     }
@@ -337,10 +382,11 @@ class vchan_flow_impl final : public vchan_flow {
   }
 
   asio::awaitable<void> do_shutdown_write() override {
-    if (!s_->closed) {
+    if (!s_->closed && !s_->failure) {
       s_->end.set_shut_write();
       s_->signal_peer();
     }
+    s_->wake();
     co_return;
   }
 
@@ -404,6 +450,9 @@ std::error_code make_runtime_dir(const std::string& dir) {
     std::string prefix = dir.substr(0, at);
     if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) return last_error();
   }
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) != 0) return last_error();
+  if (!S_ISDIR(info.st_mode)) return make_error_code(vchan_errc::runtime_dir_not_a_directory);
   return {};
 }
 
@@ -466,27 +515,78 @@ asio::awaitable<bool> receive_hello(unix_socket& link) {
   co_return !ec && n == said.size() && said == hello;
 }
 
-asio::awaitable<result<flow>> serve(asio::local::stream_protocol::acceptor acceptor,
-                                    std::string path, shared_layout layout,
-                                    std::string description) {
-  entry_guard entry(path);
-  unix_socket link(acceptor.get_executor());
-  for (;;) {
-    auto [accept_ec, accepted] = co_await acceptor.async_accept(as_result);
-    if (accept_ec) co_return fail(accept_ec);
-    bool greeted = co_await receive_hello(accepted);
-    if (greeted) {
-      link = std::move(accepted);
-      break;
-    }
-  }
-  std::error_code ignored;
-  acceptor.close(ignored);
-  entry.remove();
+// The server's side of the rendezvous while it waits for its one client. Every connection
+// gets its own wait for the hello, bounded by the hello timeout, and they run side by side: a
+// connection that stays silent never delays the clients queued behind it, and the first to say
+// hello wins.
+struct rendezvous {
+  rendezvous(asio::local::stream_protocol::acceptor a, clock::duration timeout)
+      : acceptor(std::move(a)), hello_timeout(timeout), arrived(acceptor.get_executor()) {}
 
-  fd_guard memfd(::memfd_create("flowstack-vchan", MFD_CLOEXEC));
+  // Closes the listener and every connection still greeting; their waits end at once.
+  void finish() {
+    done = true;
+    std::error_code ignored;
+    acceptor.close(ignored);
+    for (auto& connection : greeting) connection.close(ignored);
+    arrived.notify_all();
+  }
+
+  asio::local::stream_protocol::acceptor acceptor;
+  clock::duration hello_timeout;
+  std::list<unix_socket> greeting;  // connections waiting to say hello
+  std::optional<unix_socket> winner;
+  std::error_code error;  // the listener failed
+  wait_queue arrived;     // woken on a winner or a listener failure
+  bool done = false;
+};
+
+asio::awaitable<void> greet(std::shared_ptr<rendezvous> r, std::list<unix_socket>::iterator at) {
+  auto greeted = co_await with_timeout(receive_hello(*at), r->hello_timeout);
+  if (!r->done && !r->winner && greeted && *greeted) {
+    r->winner.emplace(std::move(*at));
+    r->arrived.notify_all();
+  }
+  r->greeting.erase(at);
+}
+
+asio::awaitable<void> accept_clients(std::shared_ptr<rendezvous> r) {
+  while (!r->done) {
+    auto [ec, accepted] = co_await r->acceptor.async_accept(as_result);
+    if (r->done) co_return;
+    if (ec) {
+      r->error = ec;
+      r->arrived.notify_all();
+      co_return;
+    }
+    auto at = r->greeting.insert(r->greeting.end(), std::move(accepted));
+    asio::co_spawn(r->acceptor.get_executor(), greet(r, at), asio::detached);
+  }
+}
+
+asio::awaitable<result<flow>> serve(asio::local::stream_protocol::acceptor acceptor,
+                                    std::string path, shared_layout layout, std::string description,
+                                    clock::duration hello_timeout) {
+  entry_guard entry(path);
+  auto ex = acceptor.get_executor();
+  auto r = std::make_shared<rendezvous>(std::move(acceptor), hello_timeout);
+  asio::co_spawn(ex, accept_clients(r), asio::detached);
+  bool waited = true;
+  while (waited && !r->winner && !r->error) waited = co_await r->arrived.wait();
+  std::optional<unix_socket> chosen = std::move(r->winner);
+  std::error_code accept_ec = r->error;
+  r->finish();
+  entry.remove();
+  if (!chosen) co_return fail(accept_ec ? accept_ec : make_error_code(flow_errc::cancelled));
+  unix_socket link = std::move(*chosen);
+
+  fd_guard memfd(::memfd_create("flowstack-vchan", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (memfd.get() < 0) co_return fail(last_error());
   if (::ftruncate(memfd.get(), static_cast<off_t>(layout.total_size)) != 0) {
+    co_return fail(last_error());
+  }
+  // The client gets this descriptor: sealed, it can never resize the memory we have mapped.
+  if (::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
     co_return fail(last_error());
   }
   void* mapped =
@@ -506,7 +606,6 @@ asio::awaitable<result<flow>> serve(asio::local::stream_protocol::acceptor accep
     ::munmap(mapped, layout.total_size);
     co_return fail(ec);
   }
-  auto ex = link.get_executor();
   auto state =
       std::make_shared<channel_state>(ex, memory, layout.total_size, layout, role::server,
                                       std::move(link), to_server.release(), to_client.release());
@@ -544,8 +643,14 @@ result<std::array<int, 3>> receive_descriptors(int socket_fd) {
   return std::array<int, 3>{fds[0], fds[1], fds[2]};
 }
 
+asio::awaitable<result<void>> wait_readable(unix_socket& link) {
+  auto [ec] = co_await link.async_wait(asio::socket_base::wait_read, as_result);
+  if (ec) co_return fail(ec);
+  co_return result<void>{};
+}
+
 asio::awaitable<result<flow>> attach(asio::any_io_executor ex, std::string path,
-                                     std::string description) {
+                                     std::string description, clock::duration timeout) {
   unix_socket link(ex);
   asio::local::stream_protocol::endpoint there(path);
   auto [connect_ec] = co_await link.async_connect(there, as_result);
@@ -557,9 +662,12 @@ asio::awaitable<result<flow>> attach(asio::any_io_executor ex, std::string path,
   auto [hello_ec, said] = co_await asio::async_write(link, asio::buffer(hello), as_result);
   if (hello_ec) co_return fail(vchan_errc::no_server);
   result<std::array<int, 3>> fds = fail(vchan_errc::handshake_failed);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    auto [wait_ec] = co_await link.async_wait(asio::socket_base::wait_read, as_result);
-    if (wait_ec) co_return fail(wait_ec);
+    auto left =
+        std::chrono::duration_cast<clock::duration>(deadline - std::chrono::steady_clock::now());
+    auto waited = co_await with_timeout(wait_readable(link), std::max(left, clock::duration{}));
+    if (!waited) co_return fail(waited.error());
     fds = receive_descriptors(link.native_handle());
     if (fds || (fds.error().value() != EAGAIN && fds.error().value() != EINTR)) break;
   }
@@ -568,6 +676,13 @@ asio::awaitable<result<flow>> attach(asio::any_io_executor ex, std::string path,
   fd_guard to_server((*fds)[1]);
   fd_guard to_client((*fds)[2]);
 
+  // Unsealed memory could be truncated under our mapping (SIGBUS on the next access). The size
+  // is read after the seal is seen, so it can no longer shrink.
+  int seals = ::fcntl(memfd.get(), F_GET_SEALS);
+  if (seals < 0 || (seals & F_SEAL_SHRINK) == 0) co_return fail(vchan_errc::memory_not_sealed);
+  if (!ensure_nonblocking(to_server.get()) || !ensure_nonblocking(to_client.get())) {
+    co_return fail(last_error());
+  }
   struct stat info {};
   if (::fstat(memfd.get(), &info) != 0) co_return fail(last_error());
   auto size = static_cast<std::size_t>(info.st_size);
@@ -605,8 +720,24 @@ bool port::is_valid(std::string_view name) noexcept {
   });
 }
 
+std::string printable(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '\\' || c == '"') {
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string port::why(std::string_view bad_name) {
-  return "invalid vchan port \"" + std::string(bad_name) +
+  return "invalid vchan port \"" + printable(bad_name) +
          "\": a port name must match [a-zA-Z0-9_-]+ (one or more letters, digits, '_' or '-')";
 }
 
@@ -629,45 +760,54 @@ std::string entry_path(const std::string& runtime_dir, unsigned domid, const por
   return runtime_dir + "/" + std::to_string(domid) + "-" + p.name();
 }
 
-asio::awaitable<result<flow>> server(asio::any_io_executor executor, unsigned domid, port p,
-                                     std::size_t read_size, std::size_t write_size,
-                                     const options& opts) {
-  // Not a coroutine: the entry is bound before this returns, so a client may connect at once.
+result<asio::awaitable<result<flow>>> offer(asio::any_io_executor executor, unsigned domid, port p,
+                                            std::size_t read_size, std::size_t write_size,
+                                            const options& opts) {
   auto read_order = order_for_size(read_size);
-  if (!read_order) return failed(read_order.error());
+  if (!read_order) return fail(read_order.error());
   auto write_order = order_for_size(write_size);
-  if (!write_order) return failed(write_order.error());
+  if (!write_order) return fail(write_order.error());
   // The server reads the left ring and writes the right one.
   auto layout = choose_layout(*read_order, *write_order);
-  if (!layout) return failed(layout.error());
+  if (!layout) return fail(layout.error());
 
   std::string dir = opts.runtime_dir.empty() ? default_runtime_dir() : opts.runtime_dir;
   std::string path = entry_path(dir, domid, p);
-  if (!fits_unix_path(path)) return failed(vchan_errc::path_too_long);
-  if (auto ec = make_runtime_dir(dir)) return failed(ec);
+  if (!fits_unix_path(path)) return fail(vchan_errc::path_too_long);
+  if (auto ec = make_runtime_dir(dir)) return fail(ec);
 
   asio::local::stream_protocol::acceptor acceptor(executor);
   std::error_code ec;
   acceptor.open(asio::local::stream_protocol(), ec);
-  if (ec) return failed(ec);
+  if (ec) return fail(ec);
   asio::local::stream_protocol::endpoint here(path);
   acceptor.bind(here, ec);
   if (ec && ec.value() == EADDRINUSE) {
-    if (someone_listens(path)) return failed(vchan_errc::port_in_use);
+    if (someone_listens(path)) return fail(vchan_errc::port_in_use);
     ::unlink(path.c_str());  // a dead server's entry
     ec.clear();
     acceptor.bind(here, ec);
   }
-  if (ec) return failed(ec);
-  acceptor.listen(1, ec);
+  if (ec) return fail(ec);
+  acceptor.listen(16, ec);
   if (ec) {
     ::unlink(path.c_str());
-    return failed(ec);
+    return fail(ec);
   }
   std::string description = "vchan server " + std::to_string(domid) + ":" + p.name() + " (read " +
                             size_text(layout->left.size) + ", write " +
                             size_text(layout->right.size) + ")";
-  return serve(std::move(acceptor), std::move(path), *layout, std::move(description));
+  return serve(std::move(acceptor), std::move(path), *layout, std::move(description),
+               opts.rendezvous_timeout);
+}
+
+asio::awaitable<result<flow>> server(asio::any_io_executor executor, unsigned domid, port p,
+                                     std::size_t read_size, std::size_t write_size,
+                                     const options& opts) {
+  // Not a coroutine: the entry is bound before this returns, so a client may connect at once.
+  auto offered = offer(std::move(executor), domid, std::move(p), read_size, write_size, opts);
+  if (!offered) return failed(offered.error());
+  return std::move(*offered);
 }
 
 asio::awaitable<result<flow>> client(asio::any_io_executor executor, unsigned domid, port p,
@@ -676,7 +816,8 @@ asio::awaitable<result<flow>> client(asio::any_io_executor executor, unsigned do
   std::string path = entry_path(dir, domid, p);
   if (!fits_unix_path(path)) return failed(vchan_errc::path_too_long);
   std::string description = "vchan client " + std::to_string(domid) + ":" + p.name();
-  return attach(std::move(executor), std::move(path), std::move(description));
+  return attach(std::move(executor), std::move(path), std::move(description),
+                opts.rendezvous_timeout);
 }
 
 }  // namespace flowstack::vchan

@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -11,6 +13,8 @@
 
 namespace flowstack::test {
 namespace {
+
+using namespace std::chrono_literals;
 
 std::string listening_port(const child& c) {
   auto at = c.err().find("listening on ");
@@ -57,6 +61,74 @@ TEST(cat_vchan, bad_vchan_port_is_reported_with_the_rule) {
   child cat({FLOWSTACK_BINARY, "cat", "-", "vchan:0:no/slash"});
   EXPECT_NE(cat.wait(), 0);
   EXPECT_NE(cat.err().find("[a-zA-Z0-9_-]+"), std::string::npos) << cat.err();
+}
+
+// A fresh FLOWSTACK_VCHAN_DIR for one test, removed (with what is in it) afterwards.
+class vchan_dir_env {
+ public:
+  vchan_dir_env() {
+    char tmpl[] = "/tmp/flowstack-vchan-cat-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    ::setenv("FLOWSTACK_VCHAN_DIR", dir_.c_str(), 1);
+  }
+  ~vchan_dir_env() {
+    ::unsetenv("FLOWSTACK_VCHAN_DIR");
+    std::filesystem::remove_all(dir_);
+  }
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+TEST(cat_vchan, listen_on_a_port_already_served_fails_at_once_with_exit_1) {
+  vchan_dir_env env;
+  child first({FLOWSTACK_BINARY, "cat", "-v", "vchan-listen:0:busy", "-"});
+  ASSERT_TRUE(first.wait_for_stderr("listening on")) << first.err();
+  child second({FLOWSTACK_BINARY, "cat", "vchan-listen:0:busy", "-"});
+  EXPECT_EQ(second.wait(3000ms), 1) << second.err();
+  EXPECT_NE(second.err().find("already listens"), std::string::npos) << second.err();
+  first.signal(SIGTERM);
+  first.wait();
+}
+
+TEST(cat_vchan, listen_with_an_absurd_ring_size_fails_at_once_with_exit_1) {
+  vchan_dir_env env;
+  child cat({FLOWSTACK_BINARY, "cat", "vchan-listen:0:big,read-size=4096m", "-"});
+  EXPECT_EQ(cat.wait(3000ms), 1) << cat.err();
+  EXPECT_NE(cat.err().find("ring size"), std::string::npos) << cat.err();
+}
+
+TEST(cat_vchan, listen_with_a_runtime_dir_that_is_a_file_fails_at_once_with_exit_1) {
+  vchan_dir_env env;
+  std::string file = (env.dir() / "file").string();
+  { std::ofstream(file) << "x"; }
+  ::setenv("FLOWSTACK_VCHAN_DIR", file.c_str(), 1);
+  child cat({FLOWSTACK_BINARY, "cat", "vchan-listen:0:web", "-"});
+  EXPECT_EQ(cat.wait(3000ms), 1) << cat.err();
+  EXPECT_NE(cat.err().find("not a directory"), std::string::npos) << cat.err();
+}
+
+TEST(cat_vchan, listen_with_a_runtime_dir_too_long_for_a_socket_fails_at_once_with_exit_1) {
+  vchan_dir_env env;
+  std::string deep = (env.dir() / std::string(120, 'd')).string();
+  ::setenv("FLOWSTACK_VCHAN_DIR", deep.c_str(), 1);
+  child cat({FLOWSTACK_BINARY, "cat", "vchan-listen:0:web", "-"});
+  EXPECT_EQ(cat.wait(3000ms), 1) << cat.err();
+  EXPECT_NE(cat.err().find("too long"), std::string::npos) << cat.err();
+}
+
+TEST(cat_vchan, port_name_that_can_never_fit_a_socket_path_is_a_malformed_address) {
+  child cat({FLOWSTACK_BINARY, "cat", "vchan-listen:0:" + std::string(110, 'p'), "-"});
+  EXPECT_EQ(cat.wait(3000ms), 2) << cat.err();
+  EXPECT_NE(cat.err().find("too long"), std::string::npos) << cat.err();
+}
+
+TEST(cat_vchan, control_characters_in_a_bad_address_are_escaped_in_the_message) {
+  child cat({FLOWSTACK_BINARY, "cat", "-", "vchan:0:a\x1b[2Jb"});
+  EXPECT_EQ(cat.wait(3000ms), 2) << cat.err();
+  EXPECT_EQ(cat.err().find('\x1b'), std::string::npos) << cat.err();
+  EXPECT_NE(cat.err().find("\\x1b"), std::string::npos) << cat.err();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // vchan with its two ends in two processes: the test forks a child that runs one end on an
 // io_context of its own and reports through its exit status.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -270,9 +271,17 @@ TEST(vchan_two_processes_peer_loss,
   EXPECT_EQ(wait_for_child(child), 128 + SIGKILL);
 }
 
-// A hostile server in a child process: it takes the rendezvous entry by hand and hands out
-// shared memory whose header names impossible ring orders.
-int hostile_server(const std::string& path) {
+// What a hand-written hostile server does wrong; the defaults make an honest one.
+struct misbehaviour {
+  bool impossible_order = false;     // a header naming a ring order out of range
+  bool unsealed = false;             // memory the client could be cut off from by ftruncate
+  bool blocking_full_event = false;  // blocking eventfds, the one the client signals full
+  bool never_send = false;           // takes the hello and never answers
+};
+
+// A hostile server: it takes the rendezvous entry by hand and runs the rendezvous as `bad`
+// says, then waits for the client to hang up.
+int hostile_server(const std::string& path, misbehaviour bad) {
   int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -284,14 +293,28 @@ int hostile_server(const std::string& path) {
   if (link < 0) return 2;
   char hello[8];
   if (::read(link, hello, sizeof hello) != 8) return 3;
-  int memfd = ::memfd_create("hostile", 0);
+  char rest;
+  if (bad.never_send) {
+    while (::read(link, &rest, 1) > 0) {
+    }
+    return 0;
+  }
+  int memfd = ::memfd_create("hostile", MFD_ALLOW_SEALING);
   if (::ftruncate(memfd, 4096) != 0) return 4;
+  if (!bad.unsealed && ::fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) return 6;
   auto* memory =
       static_cast<std::byte*>(::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0));
   init_header({memory, 4096}, *place_rings(10, 11));
-  std::uint16_t impossible = 31;
-  std::memcpy(memory + layout::right_order, &impossible, sizeof impossible);
-  int events[2] = {::eventfd(0, 0), ::eventfd(0, 0)};
+  if (bad.impossible_order) {
+    std::uint16_t impossible = 31;
+    std::memcpy(memory + layout::right_order, &impossible, sizeof impossible);
+  }
+  int flags = bad.blocking_full_event ? 0 : EFD_NONBLOCK;
+  int events[2] = {::eventfd(0, flags), ::eventfd(0, flags)};
+  if (bad.blocking_full_event) {
+    std::uint64_t almost_full = 0xfffffffffffffffe;  // one more signal would block
+    if (::write(events[0], &almost_full, sizeof almost_full) != 8) return 7;
+  }
   int fds[3] = {memfd, events[0], events[1]};
   msghdr message{};
   const char greeting[8] = {'F', 'S', 'V', 'C', 'H', 'A', 'N', '1'};
@@ -307,14 +330,134 @@ int hostile_server(const std::string& path) {
   header->cmsg_len = CMSG_LEN(sizeof fds);
   std::memcpy(CMSG_DATA(header), fds, sizeof fds);
   if (::sendmsg(link, &message, 0) != 8) return 5;
-  char rest;
   while (::read(link, &rest, 1) > 0) {
   }
   return 0;
 }
 
-asio::awaitable<int> hostile_child(asio::any_io_executor, std::string path) {
-  co_return hostile_server(path);
+asio::awaitable<int> hostile_child(asio::any_io_executor, std::string path, misbehaviour bad) {
+  co_return hostile_server(path, bad);
+}
+
+// Connects to a hostile server in a child process; the client's result.
+result<flow> attach_to_hostile(misbehaviour bad, options opts, int& child_status) {
+  auto p = unique_port();
+  std::string path = entry_path(opts.runtime_dir, 0, p);
+  pid_t child =
+      spawn_child([path, bad](asio::any_io_executor ex) { return hostile_child(ex, path, bad); });
+  auto r = test::run([&](asio::any_io_executor ex) -> asio::awaitable<result<flow>> {
+    auto c = co_await connect_retrying(ex, opts, p);
+    if (c) co_await c->close();
+    co_return c;
+  });
+  child_status = wait_for_child(child);
+  return r;
+}
+
+TEST(vchan_two_processes_hostile, client_refuses_memory_not_sealed_against_shrinking) {
+  vchan_runtime_dir dir;
+  auto before = test::resources();
+  int status = -1;
+  misbehaviour bad;
+  bad.unsealed = true;
+  auto r = attach_to_hostile(bad, dir.options(), status);
+  EXPECT_EQ(r.error(), vchan_errc::memory_not_sealed);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(test::resources(), before) << "the refused descriptors are released";
+}
+
+TEST(vchan_two_processes_hostile, client_does_not_block_on_a_blocking_eventfd_with_a_full_counter) {
+  vchan_runtime_dir dir;
+  auto opts = dir.options();
+  auto p = unique_port();
+  std::string path = entry_path(opts.runtime_dir, 0, p);
+  misbehaviour bad;
+  bad.blocking_full_event = true;
+  // The client runs in the child, so that a write(2) that blocks cannot hang the test: the
+  // alarm ends it, and its status says so.
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(5);
+    asio::io_context io;
+    int code = 90;
+    auto body = [](asio::any_io_executor ex, options o, port q) -> asio::awaitable<int> {
+      auto c = co_await connect_retrying(ex, o, q);
+      if (!c) co_return 1;
+      auto w = co_await c->write(buffer::of_string("signal"));
+      co_await c->close();
+      co_return w ? 0 : 2;
+    };
+    auto finished = [&code](std::exception_ptr e, int c) { code = e ? 91 : c; };
+    asio::co_spawn(io, body(io.get_executor(), opts, p), finished);
+    io.run_for(5s);
+    ::_exit(code);
+  }
+  EXPECT_EQ(hostile_server(path, bad), 0);
+  EXPECT_EQ(wait_for_child(child), 0) << "128 + SIGALRM (142) means the client blocked";
+}
+
+TEST(vchan_two_processes_hostile, client_gives_up_on_a_server_that_never_sends_descriptors) {
+  vchan_runtime_dir dir;
+  auto opts = dir.options();
+  opts.rendezvous_timeout = 100ms;
+  int status = -1;
+  misbehaviour bad;
+  bad.never_send = true;
+  auto started = std::chrono::steady_clock::now();
+  auto r = attach_to_hostile(bad, opts, status);
+  EXPECT_EQ(r.error(), flow_errc::timeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_EQ(status, 0);
+}
+
+// A hostile client in a child: it takes the server's descriptors and tries to shrink the
+// shared memory under the server's mapping. Exit 0 when the kernel refuses.
+int shrinking_client(const std::string& path) {
+  int link = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strcpy(address.sun_path, path.c_str());
+  bool connected = false;
+  for (int attempt = 0; attempt < 500 && !connected; ++attempt) {
+    connected = ::connect(link, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    if (!connected) ::usleep(10000);  // the server may not be there yet
+  }
+  if (!connected) return 1;
+  const char hello[8] = {'F', 'S', 'V', 'C', 'H', 'E', 'L', 'O'};
+  if (::write(link, hello, sizeof hello) != 8) return 2;
+  char text[8];
+  iovec io{text, sizeof text};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)] = {};
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  if (::recvmsg(link, &message, 0) != 8) return 3;
+  int fds[3];
+  std::memcpy(fds, CMSG_DATA(CMSG_FIRSTHDR(&message)), sizeof fds);
+  bool refused = ::ftruncate(fds[0], 0) != 0 && errno == EPERM;
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(fds[1], &one, sizeof one);  // make the server look
+  return refused ? 0 : 4;
+}
+
+TEST(vchan_two_processes_hostile, server_memory_is_sealed_so_a_client_cannot_shrink_it) {
+  vchan_runtime_dir dir;
+  auto opts = dir.options();
+  auto p = unique_port();
+  std::string path = entry_path(opts.runtime_dir, 0, p);
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(shrinking_client(path));
+  test::run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto s = co_await with_timeout(server(ex, 0, p, 4096, 4096, opts), 5s);
+    EXPECT_TRUE(s);
+    if (!s) co_return;
+    auto r = co_await with_timeout(s->read(), 5s);  // the client exits: eof, no SIGBUS
+    EXPECT_TRUE(r && r->is_eof());
+    co_await s->close();
+  });
+  EXPECT_EQ(wait_for_child(child), 0) << "4 means ftruncate on the shared memory succeeded";
 }
 
 TEST(vchan_two_processes_hostile, client_refuses_a_header_with_impossible_orders_as_corrupt) {
@@ -322,7 +465,10 @@ TEST(vchan_two_processes_hostile, client_refuses_a_header_with_impossible_orders
   auto p = unique_port();
   std::string path = entry_path(dir.path(), 0, p);
   auto before = test::resources();
-  pid_t child = spawn_child([path](asio::any_io_executor ex) { return hostile_child(ex, path); });
+  misbehaviour bad;
+  bad.impossible_order = true;
+  pid_t child =
+      spawn_child([path, bad](asio::any_io_executor ex) { return hostile_child(ex, path, bad); });
   auto opts = dir.options();
   auto r = test::run([&](asio::any_io_executor ex) -> asio::awaitable<result<flow>> {
     co_return co_await connect_retrying(ex, opts, p);

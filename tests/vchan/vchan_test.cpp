@@ -77,6 +77,40 @@ TEST(vchan_port, bad_name_error_names_the_rule_and_the_name) {
   }
 }
 
+TEST(vchan_port, bad_name_error_escapes_control_characters) {
+  std::string message = port::why("a\x1b[2J\n");
+  EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_NE(message.find("a\\x1b[2J\\x0a"), std::string::npos) << message;
+}
+
+TEST(vchan_rendezvous, offer_reports_listen_time_errors_before_any_client_comes) {
+  vchan_runtime_dir dir;
+  test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto opts = dir.options();
+    auto first = offer(ex, 0, port("taken"), 4096, 4096, opts);
+    EXPECT_TRUE(first);
+    EXPECT_EQ(offer(ex, 0, port("taken"), 4096, 4096, opts).error(), vchan_errc::port_in_use);
+    EXPECT_EQ(offer(ex, 0, port("huge"), std::size_t{1} << 40, 4096, opts).error(),
+              vchan_errc::invalid_ring_size);
+    std::string file = dir.path() + "/file";
+    { std::ofstream(file) << "x"; }
+    options in_a_file;
+    in_a_file.runtime_dir = file;
+    EXPECT_EQ(offer(ex, 0, port("f"), 4096, 4096, in_a_file).error(),
+              vchan_errc::runtime_dir_not_a_directory);
+    ::unlink(file.c_str());
+    options too_long;
+    too_long.runtime_dir = dir.path() + "/" + std::string(120, 'd');
+    EXPECT_EQ(offer(ex, 0, port("f"), 4096, 4096, too_long).error(), vchan_errc::path_too_long);
+    if (first) {
+      auto gave_up = co_await with_timeout(std::move(*first), 10ms);
+      EXPECT_EQ(gave_up.error(), flow_errc::timeout);
+    }
+  });
+  EXPECT_EQ(test::entries_in(dir.path()), 0u);
+}
+
 TEST(vchan_rendezvous, client_without_server_gets_no_server) {
   vchan_runtime_dir dir;
   auto r = test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<result<flow>> {
@@ -289,6 +323,60 @@ TEST(vchan_flow, hostile_index_written_while_the_reader_waits_is_reported_corrup
     co_await c.close();
     co_await s.close();
   });
+}
+
+// Corrupts the ring the client reads, then frees space in the ring the client writes, which
+// signals the client: its reader sees the corruption, and its writer, which can go on writing,
+// must fail with it too rather than wait on the full ring.
+asio::awaitable<bool> corrupt_then_free_space(flow& server_end) {
+  asio::steady_timer later(server_end.get_executor(), 10ms);
+  co_await later.async_wait(asio::use_awaitable);
+  auto memory = server_end.as<vchan_flow>()->shared_memory();
+  std::uint32_t impossible = 5000;  // right ring is 1 KiB (client reads it)
+  std::memcpy(memory.data() + layout::right_prod, &impossible, sizeof impossible);
+  auto r = co_await server_end.read();
+  co_return r.has_value();
+}
+
+TEST(vchan_flow, corruption_seen_by_the_reader_fails_the_pending_write_at_once) {
+  vchan_runtime_dir dir;
+  test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto [c, s] = co_await vchan_pair(ex, dir.path(), 1024, 1024);
+    auto started = std::chrono::steady_clock::now();
+    auto [r, w, done] = co_await (with_timeout(c.read(), 3s) &&
+                                  with_timeout(c.write(buffer::create(64 * 1024)), 3s) &&
+                                  corrupt_then_free_space(s));
+    EXPECT_TRUE(done);
+    EXPECT_EQ(r.error(), vchan_errc::corrupt);
+    EXPECT_EQ(w.error(), vchan_errc::corrupt);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+    co_await c.shutdown(shutdown_mode::read_write);  // a failed flow's shutdown returns
+    co_await c.close();
+    co_await s.close();
+  });
+}
+
+TEST(vchan_rendezvous, silent_connection_does_not_keep_the_next_client_out) {
+  vchan_runtime_dir dir;
+  auto opts = dir.options();
+  opts.rendezvous_timeout = 100ms;
+  port p("quiet");
+  int silent = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  test::run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto accepting = server(ex, 0, p, 4096, 4096, opts);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strcpy(address.sun_path, entry_path(dir.path(), 0, p).c_str());
+    EXPECT_EQ(::connect(silent, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    auto connecting = client(ex, 0, p, opts);
+    auto [accepted, connected] = co_await (with_timeout(std::move(accepting), 3s) &&
+                                           with_timeout(std::move(connecting), 3s));
+    EXPECT_TRUE(accepted) << accepted.error().message();
+    EXPECT_TRUE(connected) << connected.error().message();
+    if (connected) co_await connected->close();
+    if (accepted) co_await accepted->close();
+  });
+  ::close(silent);
 }
 
 TEST(vchan_flow, nothing_is_left_behind_after_both_ends_close) {

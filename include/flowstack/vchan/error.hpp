@@ -21,6 +21,11 @@ enum class vchan_errc {
   handshake_failed,
   // The rendezvous path does not fit in a Unix socket address.
   path_too_long,
+  // The peer's shared memory is not sealed against shrinking, so it could cut the mapping
+  // from under us at any time (memfd F_SEAL_SHRINK is required).
+  memory_not_sealed,
+  // The runtime directory exists but is not a directory.
+  runtime_dir_not_a_directory,
 };
 
 const std::error_category& vchan_category() noexcept;

@@ -22,7 +22,12 @@
 //   close          sets this end's live flag to 0, wakes the peer, unmaps the rings and closes the
 //                  descriptors. Pending operations end with `closed`. The peer drains, then reads
 //                  eof; its writes fail `closed`.
-//   A peer that breaks the protocol in shared memory fails the flow with vchan_errc::corrupt.
+//   A peer that breaks the protocol in shared memory fails the flow, both directions at once,
+//                  with vchan_errc::corrupt: every pending read and write wakes with it.
+// Hostile peers: the server seals the memfd against shrinking and growing (F_SEAL_SHRINK,
+// F_SEAL_GROW, F_SEAL_SEAL), and a client refuses memory without F_SEAL_SHRINK
+// (memory_not_sealed), so no peer can truncate a live mapping into SIGBUS. Eventfd writes never
+// block, whatever flags the peer sets on the shared descriptions (vchan.cpp, signal_event).
 // Timeouts and cancellation come from outside (with_timeout), as for every flow.
 #pragma once
 
@@ -32,6 +37,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -61,6 +67,10 @@ class port {
 struct options {
   // Where rendezvous entries live; empty means default_runtime_dir().
   std::string runtime_dir;
+  // The bound on each step of the rendezvous: a client waits this long for the server's
+  // descriptors after its hello, and a server gives a fresh connection this long to say hello
+  // before dropping it and taking the next. Either ends in flow_errc::timeout for a client.
+  std::chrono::milliseconds rendezvous_timeout = std::chrono::seconds(5);
 };
 
 // 1 MiB each way (Xen's largest ring): a bulk transfer sleeps and wakes once per ring-full, and
@@ -78,13 +88,29 @@ std::string entry_path(const std::string& runtime_dir, unsigned domid, const por
 // at most 256 MiB). The entry exists as soon as this is called (a client may connect before the
 // result is awaited); it is removed once the client is in, or when the wait ends (error,
 // timeout, cancellation). A stale entry from a dead server is replaced; a live one gives
-// port_in_use.
+// port_in_use. Connections are greeted side by side and the first to say hello is the client;
+// one that says nothing within options::rendezvous_timeout is dropped, so it cannot keep a real
+// client out.
 asio::awaitable<result<flow>> server(asio::any_io_executor executor, unsigned domid, port p,
                                      std::size_t read_size = default_ring_size,
                                      std::size_t write_size = default_ring_size,
                                      const options& opts = options());
 
-// Connects to the server of (domid, port): no_server when none listens there.
+// server(), with the errors it can know before a client comes (a bad ring size, a port in use,
+// a runtime directory that cannot hold the entry, a path too long) returned at once; on success
+// the entry is bound and the awaitable waits for the client.
+result<asio::awaitable<result<flow>>> offer(asio::any_io_executor executor, unsigned domid, port p,
+                                            std::size_t read_size = default_ring_size,
+                                            std::size_t write_size = default_ring_size,
+                                            const options& opts = options());
+
+// `text` with control characters, non-ASCII bytes, '\\' and '"' written as \xNN, for error
+// messages that quote what a user or a peer gave.
+std::string printable(std::string_view text);
+
+// Connects to the server of (domid, port): no_server when none listens there, flow_errc::timeout
+// when it does not send the descriptors within options::rendezvous_timeout, memory_not_sealed
+// when its shared memory could be shrunk under us.
 asio::awaitable<result<flow>> client(asio::any_io_executor executor, unsigned domid, port p,
                                      const options& opts = options());
 
