@@ -620,11 +620,6 @@ asio::awaitable<void> expect_tls12_client_refused(asio::any_io_executor ex, std:
   co_await close_all(h);
 }
 
-TEST(tls, default_server_refuses_a_client_offering_only_static_rsa_suites) {
-  test::run(
-      [](asio::any_io_executor ex) { return expect_tls12_client_refused(ex, "kRSA:@SECLEVEL=0"); });
-}
-
 TEST(tls, default_server_refuses_a_client_offering_only_cbc_suites) {
   test::run([](asio::any_io_executor ex) {
     return expect_tls12_client_refused(ex,
