@@ -136,7 +136,18 @@ const std::vector<option_spec> tls_options{
     {"alpn", option_type::text, "protocols offered/accepted, separated by ':' (h2:http/1.1)"},
     {"verify", option_type::count, "1 (default): verify the peer's certificate; 0: don't"},
     {"allow-truncation", option_type::flag, "a peer's eof without close_notify is eof"},
+    {"min-version", option_type::text, "oldest TLS version accepted: 1.2 (default) or 1.3"},
+    {"max-version", option_type::text, "newest TLS version offered: 1.2 or 1.3 (default)"},
+    {"ciphers", option_type::text, "TLS 1.2 cipher list (OpenSSL syntax); default ECDHE with AEAD"},
+    {"ciphersuites", option_type::text, "TLS 1.3 suites, ':'-separated; default OpenSSL's"},
+    {"groups", option_type::text, "key exchange groups, e.g. X25519:P-256"},
 };
+
+std::optional<tls::version> tls_version_of(const std::string& text) {
+  if (text == "1.2") return tls::version::tls1_2;
+  if (text == "1.3") return tls::version::tls1_3;
+  return std::nullopt;
+}
 
 bool is_tls_option(const std::string& name) {
   return std::any_of(tls_options.begin(), tls_options.end(),
@@ -146,6 +157,10 @@ bool is_tls_option(const std::string& name) {
 std::optional<std::string> check_tls(const endpoint& ep) {
   if (ep.value("verify").value_or(1) > 1) return "verify must be 0 or 1";
   if (ep.has("cert") != ep.has("key")) return "cert and key go together";
+  for (const char* name : {"min-version", "max-version"}) {
+    if (auto v = ep.text_value(name); v && !tls_version_of(*v))
+      return std::string(name) + " must be 1.2 or 1.3";
+  }
   return std::nullopt;
 }
 
@@ -163,6 +178,13 @@ tls::config tls_config_of(const endpoint& ep) {
   c.private_key_file = ep.text_value("key").value_or("");
   c.verify_peer = ep.value("verify").value_or(1) == 1;
   c.allow_truncation = ep.has("allow-truncation");
+  if (auto v = ep.text_value("min-version"))
+    c.min_version = tls_version_of(*v).value_or(c.min_version);
+  if (auto v = ep.text_value("max-version"))
+    c.max_version = tls_version_of(*v).value_or(c.max_version);
+  c.ciphers = ep.text_value("ciphers").value_or("");
+  c.ciphersuites = ep.text_value("ciphersuites").value_or("");
+  c.groups = ep.text_value("groups").value_or("");
   std::string alpn = ep.text_value("alpn").value_or("");
   for (std::size_t begin = 0; !alpn.empty() && begin <= alpn.size();) {
     auto end = std::min(alpn.find(':', begin), alpn.size());

@@ -129,7 +129,10 @@ result<context> context::make(const config& c, role r) {
       SSL_CTX_set_max_proto_version(ctx, static_cast<int>(c.max_version)) != 1) {
     return fail(config_error("TLS versions"));
   }
-  if (!c.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, c.ciphers.c_str()) != 1) {
+  // Forward secrecy and AEAD only for TLS 1.2 (no static RSA key exchange, no CBC), as current
+  // hardened profiles do (Mozilla "intermediate"); TLS 1.3 suites all qualify.
+  const std::string ciphers = c.ciphers.empty() ? std::string(default_tls12_ciphers) : c.ciphers;
+  if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
     return fail(config_error("cipher list"));
   }
   if (!c.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, c.ciphersuites.c_str()) != 1) {

@@ -12,14 +12,64 @@ namespace {
 constexpr int alert_base = 1000;
 constexpr int verify_base = 2000;
 
+// RFC 8446 §6 and the TLS Alert registry (RFC 5246 §7.2, RFC 7507 §2, RFC 7301 §3.2); OpenSSL's own
+// table stops at TLS 1.2 and prints the newer ones as "unknown".
+struct alert_name {
+  int code;
+  const char* name;
+};
+constexpr alert_name alert_names[] = {
+    {0, "close_notify"},
+    {10, "unexpected_message"},
+    {20, "bad_record_mac"},
+    {21, "decryption_failed"},
+    {22, "record_overflow"},
+    {30, "decompression_failure"},
+    {40, "handshake_failure"},
+    {41, "no_certificate"},
+    {42, "bad_certificate"},
+    {43, "unsupported_certificate"},
+    {44, "certificate_revoked"},
+    {45, "certificate_expired"},
+    {46, "certificate_unknown"},
+    {47, "illegal_parameter"},
+    {48, "unknown_ca"},
+    {49, "access_denied"},
+    {50, "decode_error"},
+    {51, "decrypt_error"},
+    {60, "export_restriction"},
+    {70, "protocol_version"},
+    {71, "insufficient_security"},
+    {80, "internal_error"},
+    {86, "inappropriate_fallback"},
+    {90, "user_canceled"},
+    {100, "no_renegotiation"},
+    {109, "missing_extension"},
+    {110, "unsupported_extension"},
+    {111, "certificate_unobtainable"},
+    {112, "unrecognized_name"},
+    {113, "bad_certificate_status_response"},
+    {114, "bad_certificate_hash_value"},
+    {115, "unknown_psk_identity"},
+    {116, "certificate_required"},
+    {120, "no_application_protocol"},
+};
+
+std::string name_of_alert(int alert) {
+  for (const auto& entry : alert_names) {
+    if (entry.code == alert) return entry.name;
+  }
+  return "unassigned alert";
+}
+
 class tls_category_impl final : public std::error_category {
  public:
   const char* name() const noexcept override { return "tls"; }
   std::string message(int code) const override {
     if (code >= alert_base && code < alert_base + 256) {
       int alert = code - alert_base;
-      return std::string("the peer sent a TLS alert: ") + SSL_alert_desc_string_long(alert) +
-             " (alert " + std::to_string(alert) + ")";
+      return "the peer sent a TLS alert: " + name_of_alert(alert) + " (alert " +
+             std::to_string(alert) + ")";
     }
     if (code >= verify_base) {
       return std::string("certificate verification failed: ") +

@@ -114,5 +114,27 @@ TEST(tls_cat, tls_listen_without_certificate_exits_2_saying_what_is_needed) {
       << cat.err();
 }
 
+TEST(tls_cat, a_tls_1_3_only_listener_refuses_a_client_limited_to_tls_1_2) {
+  const auto& certs = certificates();
+  child relay({flowstack_binary, "cat", "-v",
+               "tls-listen:127.0.0.1:0,min-version=1.3,cert=" + certs.server_cert_file +
+                   ",key=" + certs.server_key_file,
+               "-"});
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+  child client({flowstack_binary, "cat",
+                "tls:127.0.0.1:" + reported_port(relay) +
+                    ",sni=localhost,max-version=1.2,ca=" + certs.ca_file,
+                "-"});
+  client.close_stdin();
+  EXPECT_NE(client.wait(), 0) << client.err();
+  relay.wait();
+}
+
+TEST(tls_cat, an_unknown_tls_version_is_a_malformed_address) {
+  child c({flowstack_binary, "cat", "tls:127.0.0.1:1,sni=localhost,max-version=1.1", "-"});
+  EXPECT_EQ(c.wait(), 2) << c.err();
+  EXPECT_NE(c.err().find("max-version must be 1.2 or 1.3"), std::string::npos) << c.err();
+}
+
 }  // namespace
 }  // namespace flowstack::test

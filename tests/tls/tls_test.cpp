@@ -609,5 +609,67 @@ TEST(tls, ciphertext_cut_anywhere_carries_every_byte_exactly_once_both_ways) {
   }
 }
 
+// A TLS 1.2 client that offers only the given suites, against a server with the default profile.
+asio::awaitable<void> expect_tls12_client_refused(asio::any_io_executor ex, std::string suites) {
+  auto client_c = client_config();
+  client_c.max_version = version::tls1_2;
+  client_c.ciphers = std::move(suites);
+  auto h = co_await connect_configs(ex, client_c, server_config(), "localhost");
+  EXPECT_FALSE(h.client) << "the client got a session";
+  EXPECT_FALSE(h.server) << "the server accepted " << client_c.ciphers;
+  co_await close_all(h);
+}
+
+TEST(tls, default_server_refuses_a_client_offering_only_cbc_suites) {
+  test::run([](asio::any_io_executor ex) {
+    return expect_tls12_client_refused(ex,
+                                       "ECDHE+AES256+SHA1:ECDHE+AES128+SHA256:ECDHE+AES256+SHA384");
+  });
+}
+
+TEST(tls, default_profile_still_agrees_on_tls_1_2_with_ecdhe_and_aead) {
+  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto client_c = client_config();
+    client_c.max_version = version::tls1_2;
+    auto h = co_await connect_configs(ex, client_c, server_config(), "localhost");
+    EXPECT_TRUE(h.client) << error_of(h.client).message();
+    EXPECT_TRUE(h.server) << error_of(h.server).message();
+    if (h.client && h.server) {
+      auto c = epoch_of(*h.client);
+      EXPECT_EQ(c.version, "TLSv1.2");
+      EXPECT_EQ(c.cipher.rfind("ECDHE-", 0), 0u) << c.cipher;
+    }
+    co_await close_all(h);
+  });
+}
+
+TEST(tls, a_tls_1_3_only_server_refuses_a_tls_1_2_client) {
+  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto client_c = client_config();
+    client_c.max_version = version::tls1_2;
+    auto server_c = server_config();
+    server_c.min_version = version::tls1_3;
+    auto h = co_await connect_configs(ex, client_c, server_c, "localhost");
+    EXPECT_FALSE(h.client);
+    EXPECT_FALSE(h.server);
+    co_await close_all(h);
+  });
+}
+
+TEST(tls, every_rfc_8446_alert_prints_its_name) {
+  const std::pair<int, const char*> alerts[] = {
+      {116, "certificate_required"},     {109, "missing_extension"},
+      {120, "no_application_protocol"},  {115, "unknown_psk_identity"},
+      {86, "inappropriate_fallback"},    {90, "user_canceled"},
+      {112, "unrecognized_name"},        {40, "handshake_failure"},
+      {111, "certificate_unobtainable"}, {113, "bad_certificate_status_response"},
+  };
+  for (const auto& [code, name] : alerts) {
+    const std::string text = alert_error(code).message();
+    EXPECT_NE(text.find(name), std::string::npos) << text;
+    EXPECT_EQ(text.find("unknown (alert"), std::string::npos) << text;
+  }
+}
+
 }  // namespace
 }  // namespace flowstack::tls

@@ -33,6 +33,9 @@ namespace flowstack::tls {
 
 enum class version : int { tls1_2 = 0x0303, tls1_3 = 0x0304 };
 
+// The TLS 1.2 suites used when config::ciphers is empty: ECDHE key exchange with an AEAD cipher.
+inline constexpr const char* default_tls12_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL";
+
 enum class client_auth {
   none,     // the server asks for no client certificate
   request,  // the server asks; a client without one is still accepted
@@ -67,7 +70,7 @@ struct config {
 
   version min_version = version::tls1_2;
   version max_version = version::tls1_3;
-  std::string ciphers;       // TLS 1.2 cipher list (OpenSSL syntax); empty: OpenSSL's default
+  std::string ciphers;       // TLS 1.2 cipher list (OpenSSL syntax); empty: default_tls12_ciphers
   std::string ciphersuites;  // TLS 1.3 suites; empty: OpenSSL's default
   std::string groups;        // key exchange groups, e.g. "X25519:P-256"; empty: default
 
