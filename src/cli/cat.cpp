@@ -215,8 +215,10 @@ class relay {
       if (a) {
         co_await serve(*a);
         co_await a->close();
-      } else {
+      } else if (fork) {
         say(first_.text + ": " + a.error().message());
+      } else {
+        failed(first_.text + ": " + a.error().message());  // the one connection failed
       }
     }
     --active_;

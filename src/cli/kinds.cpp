@@ -141,6 +141,8 @@ const std::vector<option_spec> tls_options{
     {"ciphers", option_type::text, "TLS 1.2 cipher list (OpenSSL syntax); default ECDHE with AEAD"},
     {"ciphersuites", option_type::text, "TLS 1.3 suites, ':'-separated; default OpenSSL's"},
     {"groups", option_type::text, "key exchange groups, e.g. X25519:P-256"},
+    {"handshake-timeout", option_type::milliseconds,
+     "give up on a TLS handshake that takes longer (default 10000)", 1},
 };
 
 std::optional<tls::version> tls_version_of(const std::string& text) {
@@ -178,6 +180,7 @@ tls::config tls_config_of(const endpoint& ep) {
   c.private_key_file = ep.text_value("key").value_or("");
   c.verify_peer = ep.value("verify").value_or(1) == 1;
   c.allow_truncation = ep.has("allow-truncation");
+  if (auto ms = ep.value("handshake-timeout")) c.handshake_timeout = std::chrono::milliseconds(*ms);
   if (auto v = ep.text_value("min-version"))
     c.min_version = tls_version_of(*v).value_or(c.min_version);
   if (auto v = ep.text_value("max-version"))

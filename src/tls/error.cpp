@@ -90,8 +90,15 @@ class tls_category_impl final : public std::error_category {
         return "the peer closed the connection during the TLS handshake";
       case tls_errc::invalid_config:
         return "invalid TLS configuration (certificate, key or setting)";
+      case tls_errc::handshake_timeout:
+        return "the TLS handshake did not finish in time";
     }
     return "unknown TLS error " + std::to_string(code);
+  }
+
+  std::error_condition default_error_condition(int code) const noexcept override {
+    if (code == static_cast<int>(tls_errc::handshake_timeout)) return flow_condition::timeout;
+    return {code, *this};
   }
 };
 

@@ -375,6 +375,10 @@ asio::awaitable<result<flow>> finish_handshake(std::unique_ptr<tls_flow> engine,
   auto done = co_await with_timeout(engine->handshake(), timeout);
   if (!done) {
     co_await engine->close_inner();
+    // with_timeout's own timeout is this handshake's: say so (an inner flow's timeout stays).
+    if (done.error() == make_error_code(flow_errc::timeout)) {
+      co_return fail(tls_errc::handshake_timeout);
+    }
     co_return fail(done.error());
   }
   co_return flow(std::move(engine));

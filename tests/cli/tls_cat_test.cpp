@@ -127,7 +127,37 @@ TEST(tls_cat, a_tls_1_3_only_listener_refuses_a_client_limited_to_tls_1_2) {
                 "-"});
   client.close_stdin();
   EXPECT_NE(client.wait(), 0) << client.err();
-  relay.wait();
+  EXPECT_EQ(relay.wait(), 1) << relay.err();
+}
+
+TEST(tls_cat, tls_listen_without_fork_exits_1_when_its_one_handshake_fails) {
+  const auto& certs = certificates();
+  child relay(
+      {flowstack_binary, "cat", "-v",
+       "tls-listen:127.0.0.1:0,cert=" + certs.server_cert_file + ",key=" + certs.server_key_file,
+       "-"});
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+  child client({socat_binary, "-", "TCP:127.0.0.1:" + reported_port(relay)});
+  client.write_stdin("GET / HTTP/1.0\r\n\r\n");
+  client.close_stdin();
+  client.wait();
+  EXPECT_EQ(relay.wait(), 1) << relay.err();
+}
+
+TEST(tls_cat, a_silent_client_fails_the_handshake_timeout_and_the_message_names_the_handshake) {
+  const auto& certs = certificates();
+  child relay({flowstack_binary, "cat", "-v",
+               "tls-listen:127.0.0.1:0,handshake-timeout=200,cert=" + certs.server_cert_file +
+                   ",key=" + certs.server_key_file,
+               "-"});
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+  // socat connects and then says nothing while its stdin stays open.
+  child client({socat_binary, "-", "TCP:127.0.0.1:" + reported_port(relay)});
+  EXPECT_EQ(relay.wait(), 1) << relay.err();
+  EXPECT_NE(relay.err().find("the TLS handshake did not finish in time"), std::string::npos)
+      << relay.err();
+  client.close_stdin();
+  client.wait();
 }
 
 TEST(tls_cat, an_unknown_tls_version_is_a_malformed_address) {

@@ -17,6 +17,7 @@ enum class tls_errc {
   truncated,           // the inner flow ended without close_notify
   closed,              // the peer went away during the handshake
   invalid_config,      // a certificate, key or setting that OpenSSL does not accept
+  handshake_timeout,   // the handshake did not finish within config::handshake_timeout
 };
 
 const std::error_category& tls_category() noexcept;
