@@ -1,7 +1,9 @@
 // flowstack: the command-line program. Subcommands: cat, dns-forward.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <flowstack/vchan/vchan.hpp>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,12 @@ constexpr const char* cat_semantics =
     "  flowstack cat tcp-listen:8080,fork tcp:[::1]:80  forward every connection\n"
     "  flowstack cat unix-listen:/tmp/s tcp:db:5432     a Unix socket in front of TCP\n\n";
 
+bool names_a_command(CLI::App& app, const std::string& word) {
+  auto commands = app.get_subcommands([](CLI::App*) { return true; });
+  return std::any_of(commands.begin(), commands.end(),
+                     [&word](CLI::App* c) { return c->check_name(word); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,6 +50,7 @@ int main(int argc, char** argv) {
   CLI::App app{"flowstack: flows (reliable byte streams) over TCP, Unix sockets and more."};
   app.name("flowstack");
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("flowstack ") + FLOWSTACK_VERSION);
   app.footer(std::string("\nCommands:\n"
                          "  cat [-v] [--progress] ADDRESS ADDRESS\n"
                          "           relay bytes both ways between two endpoints, like socat;\n"
@@ -81,20 +90,22 @@ int main(int argc, char** argv) {
   forward->add_option("--metrics", dns.metrics, "HOST:PORT serving Prometheus metrics over HTTP");
   forward->add_option("--cache-entries", dns.cache_entries, "cache size in answers; 0: no cache")
       ->capture_default_str();
-  forward->add_option("--max-udp-size", dns.max_udp_size,
-                      "the largest UDP answer sent, whatever the client advertises")
+  forward
+      ->add_option("--max-udp-size", dns.max_udp_size,
+                   "the largest UDP answer sent, whatever the client advertises")
       ->capture_default_str()
       ->check(CLI::Range(512, 65535));
-  forward->add_option("--udp-receive-buffer", dns.udp_receive_buffer,
-                      "bytes of kernel receive buffer per UDP listener, for bursts of queries "
-                      "(0: the kernel's default; net.core.rmem_max caps it unless run as root)")
+  forward
+      ->add_option("--udp-receive-buffer", dns.udp_receive_buffer,
+                   "bytes of kernel receive buffer per UDP listener, for bursts of queries "
+                   "(0: the kernel's default; net.core.rmem_max caps it unless run as root)")
       ->capture_default_str();
-  forward->add_option("--on-failure", on_failure,
-                      "what a client gets when every upstream fails: servfail or drop")
+  forward
+      ->add_option("--on-failure", on_failure,
+                   "what a client gets when every upstream fails: servfail or drop")
       ->capture_default_str()
       ->check(CLI::IsMember({"servfail", "drop"}));
-  forward->add_option("--query-log", dns.query_log_size,
-                      "how many recent queries SIGUSR1 prints")
+  forward->add_option("--query-log", dns.query_log_size, "how many recent queries SIGUSR1 prints")
       ->capture_default_str();
   forward->add_option("--log-level", level, "error, warn, info or debug")
       ->capture_default_str()
@@ -104,8 +115,27 @@ int main(int argc, char** argv) {
       "stderr;\nSIGINT and SIGTERM stop taking queries, answer those in flight and exit 0.\n"
       "Query it: kdig @127.0.0.1 -p 1053 example.com\n");
 
+  // Words CLI11 would misread: a first word that names no command, and an address such as
+  // "-,fork" that looks like an option ("--" before it keeps it an address).
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] != "--version" && args[0] != "-h" && args[0] != "--help" &&
+      !names_a_command(app, args[0])) {
+    const bool option = args[0].starts_with("-");
+    std::fprintf(stderr,
+                 "flowstack: unknown %s '%s', expected a command (cat, dns-forward), --help or "
+                 "--version\n",
+                 option ? "option" : "command", flowstack::vchan::printable(args[0]).c_str());
+    return exit_usage;
+  }
+  if (!args.empty() && args[0] == "cat") {
+    auto address = std::find_if(args.begin() + 1, args.end(),
+                                [](const std::string& a) { return a.starts_with("-,"); });
+    if (address != args.end()) args.insert(address, "--");
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? exit_ok : exit_usage;
@@ -123,6 +153,13 @@ int main(int argc, char** argv) {
     }
     if (parsed[0].transport.kind->name == "-" && parsed[1].transport.kind->name == "-") {
       std::fprintf(stderr, "flowstack cat: both addresses are '-', expected at most one\n");
+      return exit_usage;
+    }
+    if (parsed[0].transport.has("fork") && parsed[1].transport.kind->name == "-") {
+      std::fprintf(stderr,
+                   "flowstack cat: %s: fork serves many peers but '-' is one stdin and stdout; "
+                   "expected fork without '-' (or '-' without fork)\n",
+                   parsed[0].text.c_str());
       return exit_usage;
     }
     if (parsed[1].transport.has("fork")) {

@@ -35,6 +35,9 @@ class stdio_end {
       error_ = std::error_code(errno, std::generic_category());
       return;
     }
+    // Asio makes the descriptor non-blocking, and the flag belongs to the open file, which the
+    // shell shares with the next command of a pipeline: release() puts it back.
+    status_flags_ = ::fcntl(fd, F_GETFL);
     struct stat st {};
     if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
       blocking_fd_ = fd;
@@ -102,6 +105,7 @@ class stdio_end {
   void release(bool detach_original) {
     stopped_ = true;
     std::error_code ignored;
+    if (io_.is_open() && status_flags_ >= 0) ::fcntl(io_.native_handle(), F_SETFL, status_flags_);
     if (io_.is_open()) io_.close(ignored);
     if (blocking_fd_ >= 0) ::close(blocking_fd_);
     blocking_fd_ = -1;
@@ -119,6 +123,7 @@ class stdio_end {
   int original_;
   asio::posix::stream_descriptor io_;
   int blocking_fd_ = -1;
+  int status_flags_ = -1;  // the file's flags when we found it
   bool stopped_ = false;
   std::error_code error_;
 };

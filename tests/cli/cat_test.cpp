@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -334,6 +335,68 @@ TEST(cat, program_help_names_cat_and_exit_codes) {
   EXPECT_EQ(help.wait(), 0);
   EXPECT_NE(help.out().find("cat"), std::string::npos);
   EXPECT_NE(help.out().find("Exit codes"), std::string::npos);
+}
+
+// A shell pipeline: flowstack cat shares its stdin with the command after it (one open pipe).
+// Once flowstack has exited, the next reader of that pipe must find it blocking again, or it
+// fails at once with "Resource temporarily unavailable".
+TEST(cat, stdin_is_left_blocking_for_the_next_command_of_a_pipeline) {
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+  const std::string script =
+      "exec 3<&0; \"$0\" cat -v - tcp:127.0.0.1:" + port_text(backend) +
+      " <&3 & echo \"pid=$!\" >&2; wait; echo exited >&2; cat <&3; echo \"next=$?\" >&2";
+  child shell({"sh", "-c", script, flowstack_binary});
+  ASSERT_TRUE(shell.wait_for_stderr("relaying")) << shell.err();
+  auto at = shell.err().find("pid=");
+  ASSERT_NE(at, std::string::npos) << shell.err();
+  ::kill(std::stoi(shell.err().substr(at + 4)), SIGTERM);
+  ASSERT_TRUE(shell.wait_for_stderr("exited")) << shell.err();
+  // A non-blocking pipe makes the next `cat` fail at once; a blocking one makes it wait for us.
+  if (shell.wait_for_stderr("next=", 300ms)) {
+    ADD_FAILURE() << "the next command could not read the pipe: " << shell.err();
+    shell.close_stdin();
+    shell.wait();
+    return;
+  }
+  shell.write_stdin("after\n");
+  shell.close_stdin();
+  EXPECT_EQ(shell.wait(), 0) << shell.err();
+  EXPECT_NE(shell.err().find("next=0"), std::string::npos) << shell.err();
+  EXPECT_EQ(shell.out(), "after\n") << shell.err();
+}
+
+TEST(command_line, version_prints_the_version_and_exits_0) {
+  child c({flowstack_binary, "--version"});
+  EXPECT_EQ(c.wait(), 0) << c.err();
+  EXPECT_EQ(c.out().rfind("flowstack ", 0), 0u) << c.out();
+}
+
+TEST(command_line, an_unknown_command_is_named_in_the_error) {
+  child c({flowstack_binary, "bogus"});
+  EXPECT_EQ(c.wait(), 2);
+  EXPECT_NE(c.err().find("unknown command 'bogus'"), std::string::npos) << c.err();
+}
+
+TEST(command_line, an_unknown_option_is_named_in_the_error) {
+  child c({flowstack_binary, "--frobnicate"});
+  EXPECT_EQ(c.wait(), 2);
+  EXPECT_NE(c.err().find("unknown option '--frobnicate'"), std::string::npos) << c.err();
+}
+
+TEST(command_line, an_address_starting_with_a_dash_is_an_address_not_an_option) {
+  child c({flowstack_binary, "cat", "-,fork", "tcp:127.0.0.1:1"});
+  EXPECT_EQ(c.wait(), 2);
+  EXPECT_NE(c.err().find("'-' takes no options"), std::string::npos) << c.err();
+}
+
+TEST(command_line, fork_with_stdio_is_refused_since_one_stdin_cannot_serve_many_peers) {
+  child c({flowstack_binary, "cat", "tcp-listen:127.0.0.1:0,fork", "-"});
+  EXPECT_EQ(c.wait(), 2);
+  EXPECT_NE(c.err().find("fork serves many peers but '-' is one stdin and stdout"),
+            std::string::npos)
+      << c.err();
 }
 
 }  // namespace
