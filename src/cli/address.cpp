@@ -1,5 +1,7 @@
 #include "address.hpp"
 
+#include <flowstack/core/text.hpp>
+
 #include <algorithm>
 #include <asio/ip/address_v6.hpp>
 #include <charconv>
@@ -332,24 +334,6 @@ std::string kind_registry::describe() const {
 
 namespace {
 
-// A terminal must not act on what a user (or a script fed by someone else) put in an address:
-// control characters in an error message are written as \xNN.
-std::string without_controls(std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 expected<address, std::string> parse_address_as_written(std::string_view text,
                                                         const kind_registry& kinds);
 
@@ -357,7 +341,7 @@ expected<address, std::string> parse_address_as_written(std::string_view text,
 
 expected<address, std::string> parse_address(std::string_view text, const kind_registry& kinds) {
   auto a = parse_address_as_written(text, kinds);
-  if (!a) return parse_error(without_controls(a.error()));
+  if (!a) return parse_error(escape_controls(a.error()));
   return a;
 }
 

@@ -137,8 +137,7 @@ class socket_datagram_listener final : public dns::datagram_listener {
 // so it is tried first. Linux reports twice what was set (the other half is its bookkeeping):
 // the size obtained is half of what getsockopt says.
 result<socket::udp_socket> bind_udp_listener(asio::any_io_executor executor,
-                                             net::udp_endpoint local,
-                                             std::size_t receive_buffer) {
+                                             net::udp_endpoint local, std::size_t receive_buffer) {
   asio::ip::udp::socket s(executor);
   std::error_code ec;
   s.open(local.protocol(), ec);
@@ -154,8 +153,8 @@ result<socket::udp_socket> bind_udp_listener(asio::any_io_executor executor,
     ::getsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &reported, &length);
     const auto obtained = static_cast<std::size_t>(reported / 2);
     log(obtained < receive_buffer ? log_level::warn : log_level::info,
-        "udp %s: receive buffer %zu bytes (asked %zu%s)", net::to_string(local).c_str(),
-        obtained, receive_buffer, obtained < receive_buffer ? "; capped by net.core.rmem_max" : "");
+        "udp %s: receive buffer %zu bytes (asked %zu%s)", net::to_string(local).c_str(), obtained,
+        receive_buffer, obtained < receive_buffer ? "; capped by net.core.rmem_max" : "");
   }
   s.bind(local, ec);
   if (ec) return fail(ec);

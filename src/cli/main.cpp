@@ -3,7 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <flowstack/vchan/vchan.hpp>
+#include <flowstack/core/text.hpp>
 #include <string>
 #include <vector>
 
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "flowstack: unknown %s '%s', expected a command (cat, dns-forward), --help or "
                  "--version\n",
-                 option ? "option" : "command", flowstack::vchan::printable(args[0]).c_str());
+                 option ? "option" : "command", flowstack::escape_controls(args[0]).c_str());
     return exit_usage;
   }
   if (!args.empty() && args[0] == "cat") {

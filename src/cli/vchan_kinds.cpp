@@ -6,6 +6,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <charconv>
+#include <flowstack/core/text.hpp>
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/vchan/vchan.hpp>
 #include <memory>
@@ -30,8 +31,7 @@ expected<vchan_name, std::string> parse_vchan_name(const std::string& text) {
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), name.domid);
   if (number.empty() || ec != std::errc() || end != number.data() + number.size() ||
       name.domid > 65535) {
-    return unexpected("domain \"" + vchan::printable(number) +
-                      "\" is not a number from 0 to 65535");
+    return unexpected("domain \"" + escape_controls(number) + "\" is not a number from 0 to 65535");
   }
   std::string port = text.substr(colon + 1);
   if (!vchan::port::is_valid(port)) return unexpected(vchan::port::why(port));

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <flowstack/core/combinators.hpp>
+#include <flowstack/core/text.hpp>
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/vchan/ring.hpp>
 #include <flowstack/vchan/vchan.hpp>
@@ -720,24 +721,8 @@ bool port::is_valid(std::string_view name) noexcept {
   });
 }
 
-std::string printable(std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f || c == '\\' || c == '"') {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string port::why(std::string_view bad_name) {
-  return "invalid vchan port \"" + printable(bad_name) +
+  return "invalid vchan port \"" + escape_controls(bad_name) +
          "\": a port name must match [a-zA-Z0-9_-]+ (one or more letters, digits, '_' or '-')";
 }
 

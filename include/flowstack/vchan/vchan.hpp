@@ -104,10 +104,6 @@ result<asio::awaitable<result<flow>>> offer(asio::any_io_executor executor, unsi
                                             std::size_t write_size = default_ring_size,
                                             const options& opts = options());
 
-// `text` with control characters, non-ASCII bytes, '\\' and '"' written as \xNN, for error
-// messages that quote what a user or a peer gave.
-std::string printable(std::string_view text);
-
 // Connects to the server of (domid, port): no_server when none listens there, flow_errc::timeout
 // when it does not send the descriptors within options::rendezvous_timeout, memory_not_sealed
 // when its shared memory could be shrunk under us.
