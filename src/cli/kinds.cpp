@@ -13,11 +13,10 @@
 namespace flowstack::cli {
 namespace {
 
-// A kernel listener (or two: "all addresses" is 0.0.0.0 and [::], the latter IPv6 only).
-class socket_listening final : public listening {
+// Listeners of a net stack (or two: "all addresses" is 0.0.0.0 and [::], the latter IPv6 only).
+class net_listening final : public listening {
  public:
-  explicit socket_listening(std::vector<net::listener> listeners)
-      : listeners_(std::move(listeners)) {}
+  explicit net_listening(std::vector<net::listener> listeners) : listeners_(std::move(listeners)) {}
 
   std::string local_address() const override {
     std::string out;
@@ -105,7 +104,7 @@ asio::awaitable<result<std::unique_ptr<listening>>> listen_tcp(const endpoint& e
     if (!l) co_return fail(l.error());
     listeners.push_back(std::move(*l));
   }
-  co_return std::make_unique<socket_listening>(std::move(listeners));
+  co_return listening_of(std::move(listeners));
 }
 
 asio::awaitable<result<std::unique_ptr<listening>>> listen_unix(const endpoint& ep,
@@ -115,9 +114,7 @@ asio::awaitable<result<std::unique_ptr<listening>>> listen_unix(const endpoint& 
   auto l = socket::unix_listen(ctx.executor, ep.path, to_flow_handler(std::move(handler)),
                                listen_options_of(ep, limits));
   if (!l) co_return fail(l.error());
-  std::vector<net::listener> listeners;
-  listeners.push_back(std::move(*l));
-  co_return std::make_unique<socket_listening>(std::move(listeners));
+  co_return listening_of(std::move(*l));
 }
 
 const option_spec fork_option{"fork", option_type::flag,
@@ -225,6 +222,16 @@ std::vector<element> expand_tls(const element& e, const std::string& transport, 
 }
 
 }  // namespace
+
+std::unique_ptr<listening> listening_of(std::vector<net::listener> listeners) {
+  return std::make_unique<net_listening>(std::move(listeners));
+}
+
+std::unique_ptr<listening> listening_of(net::listener l) {
+  std::vector<net::listener> listeners;
+  listeners.push_back(std::move(l));
+  return listening_of(std::move(listeners));
+}
 
 void add_tls_kinds(kind_registry& kinds) {
   kinds.add({

@@ -1,11 +1,11 @@
 // `vchan:DOMID:PORT` and `vchan-listen:DOMID:PORT` for `flowstack cat`.
 #include <sys/un.h>
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <charconv>
+#include <chrono>
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/text.hpp>
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/vchan/vchan.hpp>
@@ -62,74 +62,65 @@ asio::awaitable<result<flow>> connect_vchan(const endpoint& ep, const open_conte
   co_return f;
 }
 
-// Offers the (domain, port) again each time a client came in (vchan channels are one to one),
-// while fewer than `max_connections` relays run.
-struct vchan_offer {
-  vchan_offer(asio::any_io_executor ex) : changed(ex) {}
-  wait_queue changed;
-  std::size_t active = 0;
-  bool stopped = false;
-  bool finished = false;
-};
-
-class vchan_listening final : public listening {
+// A vchan port as an acceptor for the shared accept loop (net::serve): each accept() offers
+// (domain, port) for one client, since a vchan channel is one to one. The loop stops accepting at
+// max-children, so the port is offered again only while a relay slot is free.
+class vchan_acceptor final : public net::acceptor {
  public:
-  vchan_listening(std::shared_ptr<vchan_offer> offer, std::string text)
-      : offer_(std::move(offer)), text_(std::move(text)) {}
-  ~vchan_listening() override { stop(); }
-  std::string local_address() const override { return text_; }
-  void stop() override {
-    offer_->stopped = true;
-    offer_->changed.notify_all();
+  vchan_acceptor(asio::any_io_executor executor, vchan_name name, std::size_t read_size,
+                 std::size_t write_size, asio::awaitable<result<flow>> first_offer)
+      : executor_(executor),
+        name_(std::move(name)),
+        read_size_(read_size),
+        write_size_(write_size),
+        first_offer_(std::move(first_offer)),
+        closing_(executor) {}
+
+  asio::awaitable<result<flow>> accept() override {
+    using namespace asio::experimental::awaitable_operators;
+    if (closed_) co_return fail(flow_errc::closed);
+    auto waiting =
+        first_offer_ ? std::move(*first_offer_)
+                     : vchan::server(executor_, name_.domid, *name_.port, read_size_, write_size_);
+    first_offer_.reset();
+    auto raced = co_await (std::move(waiting) || until_closed());
+    if (raced.index() == 1) co_return fail(flow_errc::closed);
+    auto accepted = std::move(std::get<0>(raced));
+    if (!accepted) {
+      // Offering again at once would fail the same way (the directory went away, another
+      // server took the port): pause before the loop asks again.
+      auto paused = co_await (clock::steady().wait_for(std::chrono::seconds(1)) || until_closed());
+      if (paused.index() == 1) co_return fail(flow_errc::closed);
+    }
+    co_return accepted;
   }
+
+  void close() override {
+    closed_ = true;
+    closing_.notify_all();
+  }
+
+  std::string local_address() const override {
+    return "vchan " + std::to_string(name_.domid) + ":" + name_.port->name();
+  }
+  unsigned short local_port() const override { return 0; }
 
  private:
-  std::shared_ptr<vchan_offer> offer_;
-  std::string text_;
-};
-
-asio::awaitable<void> run_accepted(std::shared_ptr<vchan_offer> offer, accept_handler handler,
-                                   flow f) {
-  co_await handler(f);
-  if (f) co_await f.close();  // a handler may keep the flow
-  --offer->active;
-  offer->changed.notify_all();
-}
-
-asio::awaitable<bool> until_stopped(std::shared_ptr<vchan_offer> offer) {
-  while (!offer->stopped) {
-    bool ok = co_await offer->changed.wait();
-    if (!ok) co_return false;
-  }
-  co_return true;
-}
-
-asio::awaitable<void> offer_loop(std::shared_ptr<vchan_offer> offer, vchan_name name,
-                                 std::size_t read_size, std::size_t write_size,
-                                 listen_limits limits, accept_handler handler,
-                                 asio::awaitable<result<flow>> first_offer) {
-  using namespace asio::experimental::awaitable_operators;
-  auto ex = co_await asio::this_coro::executor;
-  bool first = true;
-  while (!offer->stopped) {
-    while (!offer->stopped && offer->active >= limits.max_connections) {
-      co_await offer->changed.wait();
+  asio::awaitable<void> until_closed() {
+    while (!closed_) {
+      bool woken = co_await closing_.wait();
+      if (!woken) co_return;  // cancelled: the offer won the race
     }
-    if (offer->stopped) break;
-    auto waiting = first ? std::move(first_offer)
-                         : vchan::server(ex, name.domid, *name.port, read_size, write_size);
-    auto stopping = until_stopped(offer);
-    auto raced = co_await (std::move(waiting) || std::move(stopping));
-    if (raced.index() == 1) break;
-    auto accepted = std::move(std::get<0>(raced));
-    if (!accepted) break;
-    first = false;
-    ++offer->active;
-    asio::co_spawn(ex, run_accepted(offer, handler, std::move(*accepted)), asio::detached);
   }
-  offer->finished = true;
-  offer->changed.notify_all();
-}
+
+  asio::any_io_executor executor_;
+  vchan_name name_;
+  std::size_t read_size_;
+  std::size_t write_size_;
+  std::optional<asio::awaitable<result<flow>>> first_offer_;
+  bool closed_ = false;
+  wait_queue closing_;
+};
 
 asio::awaitable<result<std::unique_ptr<listening>>> listen_vchan(const endpoint& ep,
                                                                  const open_context& ctx,
@@ -145,13 +136,10 @@ asio::awaitable<result<std::unique_ptr<listening>>> listen_vchan(const endpoint&
   // directory that cannot hold the entry is reported here, before anyone connects.
   auto first_offer = vchan::offer(ctx.executor, name->domid, *name->port, read_size, write_size);
   if (!first_offer) co_return fail(first_offer.error());
-  auto offer = std::make_shared<vchan_offer>(ctx.executor);
-  asio::co_spawn(ctx.executor,
-                 offer_loop(offer, *name, read_size, write_size, limits, std::move(handler),
-                            std::move(*first_offer)),
-                 asio::detached);
-  std::unique_ptr<listening> l = std::make_unique<vchan_listening>(offer, "vchan " + ep.path);
-  co_return l;
+  auto acceptor = std::make_unique<vchan_acceptor>(ctx.executor, *name, read_size, write_size,
+                                                   std::move(*first_offer));
+  co_return listening_of(
+      net::serve(ctx.executor, std::move(acceptor), std::move(handler), limits.max_connections));
 }
 
 const option_spec vchan_fork_option{"fork", option_type::flag,

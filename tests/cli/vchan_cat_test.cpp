@@ -57,6 +57,35 @@ TEST(cat_vchan, tcp_to_vchan_to_tcp_relays_a_request_and_its_answer_after_half_c
   ::unsetenv("FLOWSTACK_VCHAN_DIR");
 }
 
+TEST(cat_vchan, listen_with_fork_offers_the_port_again_for_each_client) {
+  char tmpl[] = "/tmp/flowstack-vchan-cat-XXXXXX";
+  std::filesystem::path dir = ::mkdtemp(tmpl);
+  ::setenv("FLOWSTACK_VCHAN_DIR", dir.c_str(), 1);
+  auto backend = free_port();
+  child server({SOCAT_BINARY, "-d", "-d",
+                "TCP-LISTEN:" + std::to_string(backend) + ",bind=127.0.0.1,reuseaddr,fork",
+                "SYSTEM:wc -c"});
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+  child back({FLOWSTACK_BINARY, "cat", "-v", "vchan-listen:0:many,fork,max-children=1",
+              "tcp:127.0.0.1:" + std::to_string(backend)});
+  ASSERT_TRUE(back.wait_for_stderr("listening on")) << back.err();
+
+  for (std::string request : {"a", "bb", "ccc"}) {
+    child client({FLOWSTACK_BINARY, "cat", "-", "vchan:0:many"});
+    client.write_stdin(request);
+    client.close_stdin();
+    EXPECT_EQ(client.wait(), 0) << client.err();
+    EXPECT_EQ(client.out(), std::to_string(request.size()) + "\n");
+  }
+  back.signal(SIGTERM);
+  EXPECT_EQ(back.wait(), 128 + SIGTERM) << back.err();
+  server.signal(SIGTERM);
+  server.wait();
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "a rendezvous entry was left behind";
+  std::filesystem::remove_all(dir);
+  ::unsetenv("FLOWSTACK_VCHAN_DIR");
+}
+
 TEST(cat_vchan, bad_vchan_port_is_reported_with_the_rule) {
   child cat({FLOWSTACK_BINARY, "cat", "-", "vchan:0:no/slash"});
   EXPECT_NE(cat.wait(), 0);
