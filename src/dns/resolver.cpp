@@ -161,10 +161,11 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
     bool address_type = q.qtype == rr_type::a || q.qtype == rr_type::aaaa;
     const auto& addresses = hosts.lookup(q.qname);
     if (!addresses.empty() && q.qclass == rr_class::in) {
-      message m = answer_skeleton(query);
+      message m = response_to(query);
+      m.header.aa = true;  // the hosts file is the authority for its names
       for (const auto& a : addresses) {
-        record r{q.qname, q.qtype, rr_class::in, static_cast<std::uint32_t>(options.local_ttl.count()),
-                 rdata_opaque{}};
+        record r{q.qname, q.qtype, rr_class::in,
+                 static_cast<std::uint32_t>(options.local_ttl.count()), rdata_opaque{}};
         if (q.qtype == rr_type::a && a.is_v4()) {
           r.data = rdata_a{a.to_v4().to_bytes()};
         } else if (q.qtype == rr_type::aaaa && a.is_v6()) {
@@ -179,20 +180,6 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
     }
     if (options.local) return options.local(query);
     return std::nullopt;
-  }
-
-  static message answer_skeleton(const message& query) {
-    message m;
-    m.header = query.header;
-    m.header.qr = true;
-    m.header.ra = true;
-    m.header.aa = true;
-    m.header.ad = false;  // nothing here was validated (RFC 4035 §3.2.3)
-    m.header.tc = false;
-    m.header.rcode = 0;
-    m.questions = query.questions;
-    if (query.edns) m.edns = dns::edns{};
-    return m;
   }
 
   void note_answer(server_state& server) {
@@ -271,8 +258,8 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
       co_return wait;
     }
     auto shared_query = std::make_shared<const message>(query);
-    bool any_online = std::any_of(group.begin(), group.end(),
-                                  [](const server_ptr& s) { return s->online; });
+    bool any_online =
+        std::any_of(group.begin(), group.end(), [](const server_ptr& s) { return s->online; });
     for (const auto& server : group) {
       // Offline servers are asked too, so live traffic finds out when they return; nobody waits
       // for them unless every server of the group is offline.
@@ -355,9 +342,15 @@ asio::awaitable<void> resolver::close() {
   }
 }
 
-const config& resolver::current_config() const noexcept { return state_->settings; }
-dns::cache& resolver::cache() noexcept { return state_->answers; }
-dns::metrics& resolver::metrics() noexcept { return state_->counters; }
+const config& resolver::current_config() const noexcept {
+  return state_->settings;
+}
+dns::cache& resolver::cache() noexcept {
+  return state_->answers;
+}
+dns::metrics& resolver::metrics() noexcept {
+  return state_->counters;
+}
 
 bool resolver::is_online(const server_address& address) const {
   for (const auto& s : state_->servers) {

@@ -19,20 +19,6 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 // An answer made here rather than upstream: the query's header and question, and `code`.
-message local_response(const message& query, rcode code) {
-  message m;
-  m.header = query.header;
-  m.header.qr = true;
-  m.header.aa = false;
-  m.header.ad = false;  // nothing here was validated (RFC 4035 §3.2.3)
-  m.header.tc = false;
-  m.header.ra = true;
-  m.questions = query.questions;
-  if (query.edns) m.edns = dns::edns{};
-  m.set_rcode(static_cast<std::uint16_t>(code));
-  return m;
-}
-
 // The largest UDP answer the client takes (RFC 6891 §6.2.3 and §6.2.5).
 std::size_t udp_limit(const message& query, std::size_t configured) {
   constexpr std::size_t classic = 512;
@@ -135,15 +121,14 @@ struct server::state : std::enable_shared_from_this<server::state> {
       co_return std::nullopt;
     }
     if (query.header.op != opcode::query) {
-      co_return self->finish(local_response(query, rcode::notimp), query, via, peer, "local",
-                             started);
+      co_return self->finish(response_to(query, rcode::notimp), query, via, peer, "local", started);
     }
     if (query.questions.size() != 1) {
-      co_return self->finish(local_response(query, rcode::formerr), query, via, peer, "local",
+      co_return self->finish(response_to(query, rcode::formerr), query, via, peer, "local",
                              started);
     }
     if (self->stopped || self->in_flight >= self->options.max_in_flight) {
-      co_return self->finish(local_response(query, rcode::refused), query, via, peer, "overload",
+      co_return self->finish(response_to(query, rcode::refused), query, via, peer, "overload",
                              started);
     }
 
@@ -157,8 +142,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
       self->counters().query_dropped(via, "no_upstream");
       co_return std::nullopt;
     }
-    co_return self->finish(local_response(query, rcode::servfail), query, via, peer, "none",
-                           started);
+    co_return self->finish(response_to(query, rcode::servfail), query, via, peer, "none", started);
   }
 
   static asio::awaitable<void> answer_datagram(std::shared_ptr<state> self,
