@@ -16,6 +16,7 @@
 #include <flowstack/stack/ethernet.hpp>
 #include <flowstack/stack/icmp.hpp>
 #include <flowstack/stack/ipv4.hpp>
+#include <flowstack/stack/ipv4_layer.hpp>
 #include <flowstack/stack/segment.hpp>
 #include <flowstack/stack/udp.hpp>
 #include <span>
@@ -24,12 +25,18 @@
 namespace {
 
 using namespace flowstack::stack;
+using flowstack::buffer;
+using flowstack::clock;
 using bytes = std::span<const std::uint8_t>;
 
 void check(bool ok, const char* what) {
   if (ok) return;
   std::fprintf(stderr, "stack_frame_fuzz: invariant broken: %s\n", what);
   std::abort();
+}
+
+bytes view_of(const flowstack::buffer& b) {
+  return {reinterpret_cast<const std::uint8_t*>(b.data()), b.size()};
 }
 
 void check_inside(bytes part, bytes whole, const char* what) {
@@ -117,10 +124,32 @@ void ipv4(bytes packet) {
   }
 }
 
+// The same frame through a network layer that owns the corpus frames' destination (10.0.0.2 at
+// 02:00:00:00:00:02): whatever it answers must be frames it can read itself.
+void network_layer(bytes frame_bytes) {
+  const auto now = clock::time_point() + std::chrono::hours(1);
+  for (bool verified : {false, true}) {
+    ipv4_layer layer(mac_address{{2, 0, 0, 0, 0, 2}},
+                     ipv4_config{asio::ip::make_address_v4("10.0.0.2"), 24,
+                                 asio::ip::make_address_v4("10.0.0.254")},
+                     now);
+    std::vector<buffer> out;
+    auto data = buffer::copy_of(std::as_bytes(frame_bytes));
+    if (auto d = layer.input(frame{data, verified}, now, out)) {
+      check_inside(view_of(d->payload), view_of(d->packet), "a delivery outside its packet");
+      layer.send_unreachable(*d, unreachable_code::port, now, out);
+    }
+    layer.poll(now + std::chrono::seconds(60), out);
+    for (const auto& f : out)
+      check(parse_ethernet(view_of(f)).has_value(), "an answer that is no frame");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   bytes frame(data, size);
+  network_layer(frame);
   auto f = parse_ethernet(frame);
   if (!f) return 0;
   check_inside(f->payload, frame, "an Ethernet payload outside the frame");
