@@ -24,6 +24,8 @@ namespace {
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 using clock = std::chrono::steady_clock;
 
+constexpr std::size_t default_max_children = 64;
+
 // True while --progress has a line on the terminal without its newline.
 bool progress_line_open = false;
 
@@ -132,7 +134,29 @@ class relay {
 
   open_context context(bool accepted) const { return open_context{io_.get_executor(), accepted}; }
 
+  // Each address's layers, opened once for all of its connections.
+  bool open_layers() {
+    return open_layers_of(first_, first_layers_) && open_layers_of(second_, second_layers_);
+  }
+
+  bool open_layers_of(const address& addr, std::vector<std::unique_ptr<layer>>& into) {
+    for (const endpoint& ep : addr.layers) {
+      auto opened = ep.kind->open_layer(ep, context(addr.is_listener()));
+      if (!opened) {
+        failed(addr.text + ": " + opened.error().message());
+        return false;
+      }
+      into.push_back(std::move(*opened));
+    }
+    return true;
+  }
+
+  const std::vector<std::unique_ptr<layer>>& layers_of(const address& addr) const {
+    return &addr == &first_ ? first_layers_ : second_layers_;
+  }
+
   asio::awaitable<void> main() {
+    if (!open_layers()) co_return;
     if (first_.is_listener()) {
       co_await serve_listener();
       co_return;
@@ -147,11 +171,15 @@ class relay {
   }
 
   // The layers of `addr` around `f`, innermost first.
-  asio::awaitable<result<flow>> wrap_layers(const address& addr, flow f, open_context ctx) {
-    for (auto layer = addr.layers.rbegin(); layer != addr.layers.rend(); ++layer) {
-      auto wrapped = co_await layer->kind->wrap(std::move(f), *layer, ctx);
+  asio::awaitable<result<flow>> wrap_layers(const address& addr, flow f) {
+    const auto& layers = layers_of(addr);
+    for (std::size_t i = layers.size(); i-- > 0;) {
+      auto wrapped = co_await layers[i]->wrap(std::move(f));
       if (!wrapped) co_return wrapped;
       f = std::move(*wrapped);
+      if (options_.verbose) {
+        if (auto line = layers[i]->agreed(f); !line.empty()) say(line);
+      }
     }
     co_return f;
   }
@@ -159,16 +187,18 @@ class relay {
   asio::awaitable<result<flow>> open_connector(const address& addr, open_context ctx) {
     auto f = co_await addr.transport.kind->connect(addr.transport, ctx);
     if (!f) co_return f;
-    auto wrapped = co_await wrap_layers(addr, std::move(*f), ctx);
+    auto wrapped = co_await wrap_layers(addr, std::move(*f));
     co_return wrapped;
   }
 
-  listen_limits limits_of(const endpoint& ep) const {
-    listen_limits limits;
-    limits.max_connections =
-        ep.has("fork") ? static_cast<std::size_t>(ep.value("max-children").value_or(64)) : 1;
-    return limits;
+  // Relays of the first address's peers at once.
+  std::size_t max_children() const {
+    const endpoint& ep = first_.transport;
+    if (!ep.has("fork")) return 1;
+    return static_cast<std::size_t>(ep.value("max-children").value_or(default_max_children));
   }
+
+  listen_limits limits_of(const endpoint&) const { return listen_limits{max_children()}; }
 
   // The first address listens: one peer, or every peer with fork.
   asio::awaitable<void> serve_listener() {
@@ -203,7 +233,7 @@ class relay {
       if (listening_) listening_->stop();
     }
     // "All addresses" is two kernel listeners: the limit holds for both together.
-    while (fork && !stopping_ && active_ >= limits_of(ep).max_connections) {
+    while (!stopping_ && active_ >= max_children()) {
       co_await changed_.wait();
     }
     if (stopping_) co_return;
@@ -211,7 +241,7 @@ class relay {
     if (first_.layers.empty()) {
       co_await serve(accepted);
     } else {
-      auto a = co_await wrap_layers(first_, std::move(accepted), context(true));
+      auto a = co_await wrap_layers(first_, std::move(accepted));
       if (a) {
         co_await serve(*a);
         co_await a->close();
@@ -288,7 +318,7 @@ class relay {
       s.b = &accepted;
       co_await relay_flows(s, a, accepted);
     } else {
-      auto b = co_await wrap_layers(second_, std::move(accepted), context(true));
+      auto b = co_await wrap_layers(second_, std::move(accepted));
       if (b) {
         s.b = &*b;
         co_await relay_flows(s, a, *b);
@@ -419,6 +449,8 @@ class relay {
   std::unique_ptr<listening> listening_;    // the first address, when it listens
   std::list<listening*> second_listeners_;  // the second address's, one per session
   std::list<session*> sessions_;
+  std::vector<std::unique_ptr<layer>> first_layers_;  // as address::layers, outermost first
+  std::vector<std::unique_ptr<layer>> second_layers_;
   std::size_t active_ = 0;  // relays of accepted peers running
   bool taken_ = false;      // without fork: the one peer has come
   bool served_one_ = false;
