@@ -5,9 +5,11 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <csignal>
@@ -25,6 +27,7 @@ constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 using clock = std::chrono::steady_clock;
 
 constexpr std::size_t default_max_children = 64;
+constexpr std::size_t default_max_handshakes = 128;
 
 // True while --progress has a line on the terminal without its newline.
 bool progress_line_open = false;
@@ -72,6 +75,13 @@ struct session {
   copy_stats ba;
   int closers = 0;  // stoppers closing this session's flows right now
   wait_queue closers_done;
+};
+
+// The handshake of the first address's layers over one accepted flow, while it runs.
+struct handshake {
+  explicit handshake(asio::any_io_executor executor) : abandon(std::move(executor)) {}
+  bool abandoned = false;
+  wait_queue abandon;  // notified when abandoned
 };
 
 // The second address when it is a listener: one peer is taken, later ones are turned away.
@@ -198,7 +208,22 @@ class relay {
     return static_cast<std::size_t>(ep.value("max-children").value_or(default_max_children));
   }
 
-  listen_limits limits_of(const endpoint&) const { return listen_limits{max_children()}; }
+  // Handshakes of the first address's layers in progress at once (with fork); they are not
+  // relays yet, so they do not count in max-children.
+  std::size_t max_handshakes() const {
+    std::size_t limit = default_max_handshakes;
+    for (const endpoint& ep : first_.layers) {
+      if (auto n = ep.value("max-handshakes"))
+        limit = std::min(limit, static_cast<std::size_t>(*n));
+    }
+    return limit;
+  }
+
+  // The listener runs a handler for each relay and for each handshake in progress.
+  listen_limits limits_of(const endpoint& ep) const {
+    bool handshakes = ep.has("fork") && !first_.layers.empty();
+    return listen_limits{max_children() + (handshakes ? max_handshakes() : 0)};
+  }
 
   // The first address listens: one peer, or every peer with fork.
   asio::awaitable<void> serve_listener() {
@@ -232,28 +257,75 @@ class relay {
       taken_ = true;
       if (listening_) listening_->stop();
     }
+    if (first_.layers.empty()) {
+      co_await relay_accepted(accepted);
+    } else if (!stopping_) {
+      auto a = co_await handshake_accepted(std::move(accepted));
+      if (a) {
+        co_await relay_accepted(*a);
+        co_await a->close();
+      } else if (!stopping_) {
+        std::string why = a.error() == flow_errc::cancelled
+                              ? "handshake abandoned for a newer connection (max-handshakes " +
+                                    std::to_string(max_handshakes()) + " in progress)"
+                              : a.error().message();
+        if (fork)
+          say(first_.text + ": " + why);
+        else
+          failed(first_.text + ": " + why);  // the one connection failed
+      }
+    }
+    served_one_ = true;
+    changed_.notify_all();
+  }
+
+  // Takes one of max-children's slots, then relays `a`.
+  asio::awaitable<void> relay_accepted(flow& a) {
     // "All addresses" is two kernel listeners: the limit holds for both together.
     while (!stopping_ && active_ >= max_children()) {
       co_await changed_.wait();
     }
     if (stopping_) co_return;
     ++active_;
-    if (first_.layers.empty()) {
-      co_await serve(accepted);
-    } else {
-      auto a = co_await wrap_layers(first_, std::move(accepted));
-      if (a) {
-        co_await serve(*a);
-        co_await a->close();
-      } else if (fork) {
-        say(first_.text + ": " + a.error().message());
-      } else {
-        failed(first_.text + ": " + a.error().message());  // the one connection failed
-      }
-    }
+    co_await serve(a);
     --active_;
-    served_one_ = true;
-    changed_.notify_all();
+  }
+
+  // Runs the first address's layers over an accepted flow; the error `cancelled` when the
+  // handshake was abandoned. When max-handshakes are already in progress the oldest is
+  // abandoned (its flow closed) to make room: a peer that never ends its handshake, silent or
+  // slow on purpose, then holds its place only until newer peers come, and real clients, whose
+  // handshakes take milliseconds, get through instead of waiting for the handshake timeout. The
+  // price is that a burst of more real handshakes at once than the bound loses its oldest.
+  asio::awaitable<result<flow>> handshake_accepted(flow accepted) {
+    using namespace asio::experimental::awaitable_operators;
+    handshake h(io_.get_executor());
+    handshakes_.push_back(&h);
+    if (handshakes_.size() > max_handshakes()) abandon(*handshakes_.front());
+    auto raced = co_await (uncancelled_wrap(first_, std::move(accepted)) || until_abandoned(h));
+    if (!h.abandoned) handshakes_.remove(&h);
+    if (raced.index() == 1) co_return fail(flow_errc::cancelled);
+    co_return std::move(std::get<0>(raced));
+  }
+
+  void abandon(handshake& h) {
+    h.abandoned = true;
+    handshakes_.remove(&h);
+    h.abandon.notify_all();
+  }
+
+  // wrap_layers, ending with an error rather than an exception when cancelled.
+  asio::awaitable<result<flow>> uncancelled_wrap(const address& addr, flow f) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    co_return co_await wrap_layers(addr, std::move(f));
+  }
+
+  static asio::awaitable<void> until_abandoned(handshake& h) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    while (!h.abandoned) {
+      bool notified = co_await h.abandon.wait();
+      if (!notified) co_return;  // the handshake ended first
+    }
   }
 
   // `a` is the first address's flow: open the second and relay.
@@ -391,6 +463,7 @@ class relay {
     stopping_ = true;
     if (listening_) listening_->stop();
     for (listening* l : second_listeners_) l->stop();
+    while (!handshakes_.empty()) abandon(*handshakes_.front());
     // Mark every session before the first close: a session waits for its closers before its
     // flows go away.
     std::vector<session*> victims(sessions_.begin(), sessions_.end());
@@ -451,8 +524,9 @@ class relay {
   std::list<session*> sessions_;
   std::vector<std::unique_ptr<layer>> first_layers_;  // as address::layers, outermost first
   std::vector<std::unique_ptr<layer>> second_layers_;
-  std::size_t active_ = 0;  // relays of accepted peers running
-  bool taken_ = false;      // without fork: the one peer has come
+  std::list<handshake*> handshakes_;  // the first address's, oldest first
+  std::size_t active_ = 0;            // relays of accepted peers running
+  bool taken_ = false;                // without fork: the one peer has come
   bool served_one_ = false;
   bool stopping_ = false;
   bool finished_ = false;

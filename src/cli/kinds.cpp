@@ -142,6 +142,10 @@ const std::vector<option_spec> tls_options{
     {"groups", option_type::text, "key exchange groups, e.g. X25519:P-256"},
     {"handshake-timeout", option_type::milliseconds,
      "give up on a TLS handshake that takes longer (default 10000)", 1},
+    {"max-handshakes", option_type::count,
+     "accepting with fork: handshakes in progress at once, not counted in max-children, default "
+     "128; one more abandons the oldest",
+     1},
 };
 
 std::optional<tls::version> tls_version_of(const std::string& text) {
@@ -167,6 +171,7 @@ std::optional<std::string> check_tls(const endpoint& ep) {
 
 std::optional<std::string> check_tls_part(const endpoint& ep, bool accepted) {
   if (accepted && !ep.has("cert")) return "accepting TLS needs cert=FILE and key=FILE";
+  if (!accepted && ep.has("max-handshakes")) return "max-handshakes is for accepting TLS";
   if (!accepted && ep.value("verify").value_or(1) == 1 && !ep.has("sni"))
     return "verifying the server needs sni=NAME (or verify=0)";
   return std::nullopt;

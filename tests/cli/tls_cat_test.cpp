@@ -66,6 +66,35 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
   return n;
 }
 
+// A TCP connection to 127.0.0.1 that never sends a byte: a peer that starts no handshake.
+class silent_peer {
+ public:
+  explicit silent_peer(const std::string& port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<unsigned short>(std::stoi(port)));
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  silent_peer(const silent_peer&) = delete;
+  silent_peer& operator=(const silent_peer&) = delete;
+  ~silent_peer() { ::close(fd_); }
+
+  bool connected() const { return connected_; }
+  // True when the other side ends the connection within `limit`.
+  bool closed_by_other_side(std::chrono::milliseconds limit) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
+    char byte;
+    return ::recv(fd_, &byte, 1, 0) <= 0;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
 TEST(tls_cat, tls_listen_serves_a_verifying_client_and_relays_half_close_and_the_answer) {
   const auto& certs = certificates();
   auto backend = free_port();
@@ -304,6 +333,52 @@ TEST(tls_cat, tls_listen_serves_a_renewed_certificate_once_its_files_change) {
   after.wait();
   EXPECT_NE(after.out().find("issuer=CN = localhost"), std::string::npos) << after.out();
   EXPECT_NE(after.out().find("hello"), std::string::npos) << after.out();
+}
+
+TEST(tls_cat, silent_connections_do_not_take_max_children_slots_from_a_real_client) {
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+  child relay(forking_tls_relay(backend, ",max-children=2,handshake-timeout=30000"));
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+
+  std::vector<std::unique_ptr<silent_peer>> silent;
+  for (int i = 0; i < 6; ++i) {
+    silent.push_back(std::make_unique<silent_peer>(reported_port(relay)));
+    ASSERT_TRUE(silent.back()->connected());
+  }
+  child client({socat_binary, "-t", "10", "-",
+                "OPENSSL:127.0.0.1:" + reported_port(relay) + ",cafile=" + certificates().ca_file +
+                    ",commonname=localhost"});
+  client.write_stdin("a short request");  // fits in the pipe: the wait below measures the relay
+  client.close_stdin();
+  // Long before the silent handshakes time out.
+  EXPECT_EQ(client.wait(5000ms), 0) << client.err() << relay.err();
+  EXPECT_EQ(client.out(), "15\n");
+}
+
+TEST(tls_cat, a_new_connection_abandons_the_oldest_handshake_when_max_handshakes_are_in_progress) {
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+  child relay(forking_tls_relay(backend, ",max-handshakes=2,handshake-timeout=30000"));
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+
+  silent_peer oldest(reported_port(relay));
+  silent_peer second(reported_port(relay));
+  silent_peer third(reported_port(relay));
+  EXPECT_TRUE(oldest.closed_by_other_side(5000ms));
+  EXPECT_TRUE(relay.wait_for_stderr("handshake abandoned for a newer connection")) << relay.err();
+
+  child client({socat_binary, "-t", "10", "-",
+                "OPENSSL:127.0.0.1:" + reported_port(relay) + ",cafile=" + certificates().ca_file +
+                    ",commonname=localhost"});
+  client.write_stdin("a short request");  // fits in the pipe: the wait below measures the relay
+  client.close_stdin();
+  EXPECT_EQ(client.wait(5000ms), 0) << client.err() << relay.err();
+  EXPECT_EQ(client.out(), "15\n");
+  EXPECT_TRUE(second.closed_by_other_side(5000ms));
+  EXPECT_FALSE(third.closed_by_other_side(100ms));
 }
 
 TEST(tls_cat, an_unknown_tls_version_is_a_malformed_address) {
