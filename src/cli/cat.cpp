@@ -304,8 +304,12 @@ class relay {
     if (handshakes_.size() > max_handshakes()) abandon(*handshakes_.front());
     auto raced = co_await (uncancelled_wrap(first_, std::move(accepted)) || until_abandoned(h));
     if (!h.abandoned) handshakes_.remove(&h);
-    if (raced.index() == 1) co_return fail(flow_errc::cancelled);
-    co_return std::move(std::get<0>(raced));
+    // A handshake that ended, even as it was being abandoned, keeps its outcome; a failure
+    // because of the abandonment is told as such.
+    if (raced.index() == 0 && (std::get<0>(raced) || !h.abandoned)) {
+      co_return std::move(std::get<0>(raced));
+    }
+    co_return fail(flow_errc::cancelled);
   }
 
   void abandon(handshake& h) {
