@@ -143,8 +143,8 @@ const std::vector<option_spec> tls_options{
     {"handshake-timeout", option_type::milliseconds,
      "give up on a TLS handshake that takes longer (default 10000)", 1},
     {"max-handshakes", option_type::count,
-     "accepting with fork: handshakes in progress at once, not counted in max-children, default "
-     "128; one more abandons the oldest",
+     "with fork: handshakes at once, besides max-children (default 128); one more abandons "
+     "the oldest",
      1},
 };
 
@@ -325,8 +325,8 @@ void add_tls_kinds(kind_registry& kinds) {
       .role = kind_role::layer,
       .args = arg_shape::none,
       .usage = "tls[,OPTION...]|TRANSPORT",
-      .help =
-          "TLS: server over a listener, else client; tls:HOST:PORT = tls,sni=HOST|tcp:HOST:PORT",
+      .help = "TLS: server over a listener, else client; one context per address (sessions resume, "
+              "files changed are read again); tls:HOST:PORT = tls,sni=HOST|tcp:HOST:PORT",
       .options = tls_options,
       // `tls` alone is the layer; `tls:HOST:PORT` stands for the layer over tcp.
       .expand = [](const element& e) -> std::vector<element> {

@@ -381,6 +381,26 @@ TEST(tls_cat, a_new_connection_abandons_the_oldest_handshake_when_max_handshakes
   EXPECT_FALSE(third.closed_by_other_side(100ms));
 }
 
+TEST(tls_cat, with_fork_a_silent_peer_is_closed_after_the_handshake_timeout_given) {
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+  child relay(forking_tls_relay(backend, ",handshake-timeout=300"));
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+  silent_peer silent(reported_port(relay));
+  EXPECT_FALSE(silent.closed_by_other_side(100ms));
+  EXPECT_TRUE(silent.closed_by_other_side(3000ms));
+  EXPECT_TRUE(relay.wait_for_stderr("the TLS handshake did not finish in time")) << relay.err();
+}
+
+TEST(tls_cat, help_documents_max_handshakes_and_what_one_more_handshake_does) {
+  child help({flowstack_binary, "cat", "--help"}, "/dev/null");
+  EXPECT_EQ(help.wait(), 0);
+  for (const char* text : {"max-handshakes=N", "besides max-children",
+                           "one more abandons the oldest", "sessions resume"})
+    EXPECT_NE(help.out().find(text), std::string::npos) << text;
+}
+
 TEST(tls_cat, an_unknown_tls_version_is_a_malformed_address) {
   child c({flowstack_binary, "cat", "tls:127.0.0.1:1,sni=localhost,max-version=1.1", "-"});
   EXPECT_EQ(c.wait(), 2) << c.err();
