@@ -47,6 +47,7 @@ tcp_connection::tcp_connection(const tcp_endpoints& e, seq32 iss, const tcp_sett
       iss_(iss),
       snd_una_(iss),
       snd_nxt_(iss),
+      snd_max_(iss),
       peer_mss_(default_peer_mss),
       rto_(s.rto_initial) {
   // The smallest scale at which the whole receive buffer can be advertised.
@@ -76,6 +77,9 @@ tcp_connection tcp_connection::accept(const tcp_endpoints& e, const tcp_header& 
 
 void tcp_connection::take_syn_options(const tcp_header& h) {
   peer_mss_ = h.options.mss.value_or(default_peer_mss);
+  // RFC 6928's initial window: 10 segments, at most 14,600 octets unless 2 segments are more.
+  const std::uint32_t mss = smss();
+  cwnd_ = std::min(10 * mss, std::max(2 * mss, 14600u));
   // Scaling holds only when both SYNs carry the option; a scale above 14 is taken as 14.
   scaling_ = h.options.window_scale.has_value();
   if (scaling_) {
@@ -101,7 +105,7 @@ std::size_t tcp_connection::writable() const noexcept {
 }
 
 bool tcp_connection::all_acknowledged() const noexcept {
-  return snd_una_ == snd_nxt_ && send_buffer_.empty() && (!fin_queued_ || fin_sent_);
+  return snd_una_ == snd_max_ && send_buffer_.empty() && (!fin_queued_ || fin_sent_);
 }
 
 // ---- the application's side ----------------------------------------------------------------
@@ -220,7 +224,7 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
     snd_wnd_ = h.window;  // a SYN's window is never scaled
     snd_wl1_ = seq;
     snd_wl2_ = seq32(h.ack);
-    process_ack(h, now);
+    process_ack(h, 0, now);
     queue_ack();
     return;
   }
@@ -266,7 +270,7 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
     snd_wl2_ = ack;
     snd_wnd_ = std::uint32_t(h.window) << snd_scale_;
   }
-  process_ack(h, now);
+  process_ack(h, payload.size(), now);
   if (state_ == tcp_state::closed) return;
   if (!payload.empty() || h.has(tcp_flag::fin)) process_data(h, payload, now);
 }
@@ -317,14 +321,65 @@ void tcp_connection::input_syn_sent(const tcp_header& h, std::span<const std::ui
   }
 }
 
-void tcp_connection::process_ack(const tcp_header& h, time_point now) {
+std::uint32_t tcp_connection::smss() const noexcept {
+  return std::min<std::uint32_t>(peer_mss_, settings_.mss);
+}
+
+void tcp_connection::on_new_ack(std::uint32_t acked, time_point) {
+  const std::uint32_t mss = smss();
+  if (in_recovery_) {
+    if (snd_una_ >= recover_) {
+      // A full acknowledgement ends recovery (RFC 6582 §3.2 step 3).
+      in_recovery_ = false;
+      cwnd_ = std::min(ssthresh_, std::max(flight_size(), mss) + mss);
+    } else {
+      // A partial one: the next hole is lost too. Resend it and deflate by what was acknowledged
+      // (RFC 6582 §3.2 step 4).
+      retransmit_first_ = true;
+      cwnd_ = cwnd_ > acked ? cwnd_ - acked : 0;
+      if (acked >= mss) cwnd_ += mss;
+      cwnd_ = std::max(cwnd_, mss);
+    }
+  } else if (cwnd_ < ssthresh_) {
+    cwnd_ += std::min(acked, 2 * mss);  // slow start, counting bytes (RFC 3465, L = 2 SMSS)
+  } else {
+    cwnd_ += std::max<std::uint32_t>(1, mss * mss / cwnd_);  // congestion avoidance
+  }
+  dupacks_ = 0;
+}
+
+void tcp_connection::on_duplicate_ack() {
+  const std::uint32_t mss = smss();
+  ++dupacks_;
+  if (in_recovery_) {
+    cwnd_ += mss;  // each duplicate says a segment left the network (RFC 5681 §3.2 step 4)
+    return;
+  }
+  if (dupacks_ == 3 && snd_una_ >= recover_) {
+    // Fast retransmit (RFC 5681 §3.2, RFC 6582 §3.2 step 2).
+    ssthresh_ = std::max(flight_size() / 2, 2 * mss);
+    recover_ = snd_nxt_;
+    cwnd_ = ssthresh_ + 3 * mss;
+    in_recovery_ = true;
+    retransmit_first_ = true;
+    ++fast_retransmits_;
+  }
+}
+
+void tcp_connection::process_ack(const tcp_header& h, std::size_t payload_size, time_point now) {
   const seq32 seq(h.seq), ack(h.ack);
-  if (ack > snd_nxt_) {
+  if (ack > snd_max_) {
     queue_ack();  // it acknowledges what we never sent
     return;
   }
+  const std::uint32_t new_window = std::uint32_t(h.window) << snd_scale_;
+  if (ack == snd_una_ && flight_size() > 0 && payload_size == 0 && !h.has(tcp_flag::fin) &&
+      new_window == snd_wnd_ && syn_acked_) {
+    on_duplicate_ack();  // RFC 5681 §2's definition of a duplicate
+  }
   if (ack > snd_una_) {
     std::uint32_t acked = ack - snd_una_;
+    const std::uint32_t acked_in_sequence = acked;
     if (!syn_acked_) {
       syn_acked_ = true;
       --acked;
@@ -336,14 +391,16 @@ void tcp_connection::process_ack(const tcp_header& h, time_point now) {
     if (timing_ && ack > timing_->first && !retransmitting_) sample_rtt(now - timing_->second);
     if (timing_ && ack > timing_->first) timing_.reset();
     snd_una_ = ack;
+    if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;  // after a go-back, the peer had more
     backoffs_ = 0;
     retransmitting_ = false;
     probe_due_ = false;
+    on_new_ack(acked_in_sequence, now);
     if (srtt_)
       rto_ = std::clamp(*srtt_ + std::max(clock_granularity, 4 * *rttvar_), settings_.rto_min,
                         settings_.rto_max);
     retransmit_at_.reset();
-    if (snd_una_ != snd_nxt_) retransmit_at_ = now + rto_;
+    if (snd_una_ != snd_max_) retransmit_at_ = now + rto_;
     if (fin_acked) {
       switch (state_) {
         case tcp_state::fin_wait_1:
@@ -364,7 +421,7 @@ void tcp_connection::process_ack(const tcp_header& h, time_point now) {
   }
   // The window, from the newest segment only (RFC 9293 §3.10.7.4, SND.WL1 and SND.WL2).
   if (snd_wl1_ < seq || (snd_wl1_ == seq && snd_wl2_ <= ack)) {
-    snd_wnd_ = std::uint32_t(h.window) << snd_scale_;
+    snd_wnd_ = new_window;
     snd_wl1_ = seq;
     snd_wl2_ = ack;
     if (snd_wnd_ > 0) probe_due_ = false;
@@ -403,7 +460,7 @@ void tcp_connection::process_data(const tcp_header& h, std::span<const std::uint
     // the peer's fast retransmit can work.
     if (out_of_order_.size() < settings_.max_out_of_order && !data.empty())
       out_of_order_.emplace(seq, std::vector<std::uint8_t>(data.begin(), data.end()));
-    queue_ack();
+    ++duplicate_acks_owed_;  // one each: the sender counts them (RFC 5681 §3.2)
     return;
   }
   const bool filled_a_hole = !out_of_order_.empty();
@@ -516,7 +573,14 @@ void tcp_connection::retransmit(time_point now) {
   } else if (probing) {
     probe_due_ = true;  // RFC 9293 §3.8.6.1: the window may have opened unseen
   } else {
-    // Go back to the oldest unacknowledged byte.
+    // The loss window (RFC 5681 §3.1, RFC 6582 §3.2 step 6), then go back to the oldest
+    // unacknowledged byte.
+    ssthresh_ = std::max(flight_size() / 2, 2 * smss());
+    cwnd_ = smss();
+    recover_ = snd_nxt_;
+    in_recovery_ = false;
+    dupacks_ = 0;
+    retransmit_first_ = false;
     snd_nxt_ = snd_una_;
     if (fin_sent_ && snd_una_ <= fin_seq_) fin_sent_ = false;
   }
@@ -556,12 +620,36 @@ void tcp_connection::arm_retransmission(time_point now) {
 }
 
 void tcp_connection::send_data(time_point now, std::vector<tcp_output>& out) {
-  const std::size_t mss = std::min<std::size_t>(peer_mss_, settings_.mss);
+  const std::size_t mss = smss();
+  if (retransmit_first_ && flight_size() > 0) {
+    // Fast retransmit: the oldest unacknowledged segment again, alone.
+    retransmit_first_ = false;
+    std::size_t size = std::min({mss, send_buffer_.size(), std::size_t(flight_size())});
+    std::uint8_t flags = tcp_flag::ack;
+    if (fin_sent_ && snd_una_ + static_cast<std::uint32_t>(size) == fin_seq_)
+      flags |= tcp_flag::fin;
+    tcp_output o{header(flags, snd_una_), {}};
+    if (size > 0) {
+      o.payload = buffer::create_uninitialized(size);
+      std::copy_n(send_buffer_.begin(), size, o.payload.data());
+    }
+    out.push_back(std::move(o));
+    ++retransmissions_;
+    timing_.reset();  // Karn
+    ack_now_ = false;
+    delayed_ack_at_.reset();
+  }
   for (;;) {
     const std::uint32_t in_flight = snd_nxt_ - snd_una_;
     const std::size_t unsent =
         send_buffer_.size() > in_flight ? send_buffer_.size() - in_flight : 0;
-    const std::uint32_t window_end_room = snd_wnd_ > in_flight ? snd_wnd_ - in_flight : 0;
+    // The peer's window and the congestion window, whichever is smaller; limited transmit lets
+    // the first two duplicate ACKs each send one new segment (RFC 3042).
+    std::uint32_t allowed = cwnd_;
+    if (!in_recovery_ && dupacks_ > 0 && dupacks_ < 3)
+      allowed += dupacks_ * static_cast<std::uint32_t>(mss);
+    const std::uint32_t limit = std::min(snd_wnd_, allowed);
+    const std::uint32_t window_end_room = limit > in_flight ? limit - in_flight : 0;
     std::size_t size = std::min<std::size_t>({unsent, mss, window_end_room});
     if (size == 0 && unsent > 0 && probe_due_ && in_flight == 0) size = 1;
     const bool fin_now = fin_queued_ && !fin_sent_ && unsent == size;
@@ -583,9 +671,11 @@ void tcp_connection::send_data(time_point now, std::vector<tcp_output>& out) {
     }
     if (!timing_ && !retransmitting_ && size > 0) timing_ = std::pair(snd_nxt_, now);
     snd_nxt_ += static_cast<std::uint32_t>(size);
+    if (snd_max_ < snd_nxt_) snd_max_ = snd_nxt_;
     if (fin_now) {
       fin_seq_ = snd_nxt_;
       snd_nxt_ += 1;
+      if (snd_max_ < snd_nxt_) snd_max_ = snd_nxt_;
       fin_sent_ = true;
       if (state_ == tcp_state::established) state_ = tcp_state::fin_wait_1;
       if (state_ == tcp_state::close_wait) state_ = tcp_state::last_ack;
@@ -613,7 +703,7 @@ std::vector<tcp_output> tcp_connection::take_output(time_point now) {
     syn_pending_ = false;
     std::uint8_t flags = tcp_flag::syn | (state_ == tcp_state::syn_received ? tcp_flag::ack : 0);
     out.push_back({header(flags, iss_), {}});
-    if (snd_nxt_ == iss_) snd_nxt_ = iss_ + 1;
+    if (snd_nxt_ == iss_) snd_nxt_ = snd_max_ = iss_ + 1;
     if (!timing_ && !retransmitting_) timing_ = std::pair(iss_, now);
     arm_retransmission(now);
     ack_now_ = false;
@@ -623,12 +713,19 @@ std::vector<tcp_output> tcp_connection::take_output(time_point now) {
                         state_ == tcp_state::last_ack;
   if (can_send) send_data(now, out);
   if (delayed_ack_at_ && now >= *delayed_ack_at_) ack_now_ = true;
-  if (ack_now_ && state_ != tcp_state::syn_sent) {
-    out.push_back({header(tcp_flag::ack, snd_nxt_), {}});
-    ack_now_ = false;
-    delayed_ack_at_.reset();
-    unacked_full_segments_ = 0;
+  if (state_ != tcp_state::syn_sent) {
+    // A segment sent above carried one of the duplicates owed; the others go alone.
+    std::size_t acks = duplicate_acks_owed_;
+    if (acks > 0 && !out.empty()) --acks;
+    if (ack_now_ && acks == 0 && out.empty()) acks = 1;
+    for (std::size_t i = 0; i < acks; ++i) out.push_back({header(tcp_flag::ack, snd_nxt_), {}});
+    if (acks > 0) {
+      ack_now_ = false;
+      delayed_ack_at_.reset();
+      unacked_full_segments_ = 0;
+    }
   }
+  duplicate_acks_owed_ = 0;
   if (!out.empty()) last_advertised_ = receive_window();
   return out;
 }

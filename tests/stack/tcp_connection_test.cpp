@@ -3,9 +3,11 @@
 // test moves it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <flowstack/net/error.hpp>
 #include <flowstack/stack/tcp_connection.hpp>
 #include <functional>
+#include <set>
 #include <string>
 
 namespace flowstack::stack {
@@ -519,6 +521,94 @@ TEST(tcp_connection, an_unacceptable_ack_in_syn_received_gets_a_rst) {
   EXPECT_TRUE(has(out[0], tcp_flag::rst));
   EXPECT_EQ(out[0].header.seq, 12345u);
   EXPECT_EQ(server.state(), tcp_state::syn_received);
+}
+
+}  // namespace
+}  // namespace flowstack::stack
+
+namespace flowstack::stack {
+namespace {
+
+// A connection whose client sends `segments` full segments at once, with the segments whose
+// index (0 = the first data segment) is in `lost` dropped the first time they are sent.
+struct lossy_transfer {
+  explicit lossy_transfer(std::vector<std::size_t> lost) : lost(std::move(lost)) {
+    s.nodelay = true;
+    s.send_buffer = 1 << 20;
+    s.receive_buffer = 1 << 20;
+  }
+  std::vector<std::size_t> lost;
+  tcp_settings s;
+
+  void run(link& l, std::size_t segments) {
+    std::set<std::uint32_t> dropped;
+    l.drop = [this, &dropped](const tcp_output& o, bool client) {
+      if (!client || o.payload.empty()) return false;
+      std::size_t index = (o.header.seq - 1001) / 1460;
+      bool first_time = dropped.insert(o.header.seq).second;
+      return first_time && std::find(lost.begin(), lost.end(), index) != lost.end();
+    };
+    std::string data(segments * 1460, 'd');
+    EXPECT_EQ(l.client->write(bytes_of(data), l.now), data.size());
+    std::string got;
+    for (int i = 0; i < 200 && got.size() < data.size(); ++i) {
+      l.settle();
+      got += l.read_all(*l.server);
+      if (got.size() < data.size()) l.advance(10ms);
+    }
+    EXPECT_EQ(got.size(), data.size());
+  }
+};
+
+TEST(tcp_congestion, the_initial_window_is_ten_segments_and_slow_start_doubles_it) {
+  tcp_settings s;
+  s.nodelay = true;
+  link l(s);
+  l.connect();
+  EXPECT_EQ(l.client->congestion_window(), 14600u);
+  std::string data(100 * 1460, 'x');
+  l.client->write(bytes_of(data), l.now);
+  auto first_flight = l.client->take_output(l.now);
+  EXPECT_EQ(first_flight.size(), 10u) << "no more than the initial window before an ACK";
+  l.deliver(std::move(first_flight), true);
+  l.settle();
+  EXPECT_GE(l.client->congestion_window(), 2 * 14600u) << "slow start: one MSS per ACKed MSS";
+}
+
+TEST(tcp_congestion, three_duplicate_acks_retransmit_the_lost_segment_before_any_timeout) {
+  lossy_transfer t({2});
+  link l(t.s);
+  l.connect();
+  t.run(l, 10);
+  EXPECT_EQ(l.client->fast_retransmits(), 1u);
+  EXPECT_EQ(l.client->retransmissions(), 1u) << "only the fast retransmit, no timeout";
+  EXPECT_FALSE(l.client->in_recovery());
+  // Segments 0 and 1 were acknowledged: 8 were in flight when the loss was seen.
+  EXPECT_EQ(l.client->slow_start_threshold(), 4u * 1460) << "half the flight";
+}
+
+TEST(tcp_congestion, newreno_recovers_two_losses_in_one_window_without_a_timeout) {
+  lossy_transfer t({2, 5});
+  link l(t.s);
+  l.connect();
+  t.run(l, 10);
+  EXPECT_EQ(l.client->fast_retransmits(), 1u) << "one recovery for both";
+  EXPECT_EQ(l.client->retransmissions(), 2u) << "the second hole by the partial ACK";
+  EXPECT_FALSE(l.client->in_recovery());
+}
+
+TEST(tcp_congestion, a_retransmission_timeout_collapses_the_window_to_one_segment) {
+  lossy_transfer t({0});
+  link l(t.s);
+  l.connect();
+  // The first segment of a single-segment flight: no duplicates can come, only the timer.
+  l.drop = [](const tcp_output& o, bool client) { return client && !o.payload.empty(); };
+  l.client->write(bytes_of(std::string(1460, 'x')), l.now);
+  l.settle();
+  l.advance(1s);
+  EXPECT_EQ(l.client->retransmissions(), 1u);
+  EXPECT_EQ(l.client->congestion_window(), 1460u);
+  EXPECT_EQ(l.client->slow_start_threshold(), 2u * 1460) << "at least two segments";
 }
 
 }  // namespace

@@ -15,7 +15,10 @@
 //   each expiry up to rto_max, and the connection failed with `timeout` after max_retransmissions
 //   (max_syn_retransmissions for the SYN);
 // - delayed ACKs (every second full segment at once, otherwise after delayed_ack) and Nagle's
-//   algorithm unless nodelay; zero-window probes when the peer's window is closed.
+//   algorithm unless nodelay; zero-window probes when the peer's window is closed;
+// - congestion control: slow start and congestion avoidance (RFC 5681) from an initial window of
+//   10 segments (RFC 6928), limited transmit (RFC 3042), fast retransmit and NewReno's fast
+//   recovery (RFC 6582), and the loss window after a retransmission timeout.
 #pragma once
 
 #include <asio/ip/address_v4.hpp>
@@ -136,6 +139,10 @@ class tcp_connection {
   std::uint64_t challenge_acks() const noexcept { return challenge_acks_sent_; }
   std::size_t out_of_order_segments() const noexcept { return out_of_order_.size(); }
   std::uint32_t send_window() const noexcept { return snd_wnd_; }
+  std::uint32_t congestion_window() const noexcept { return cwnd_; }
+  std::uint32_t slow_start_threshold() const noexcept { return ssthresh_; }
+  std::uint64_t fast_retransmits() const noexcept { return fast_retransmits_; }
+  bool in_recovery() const noexcept { return in_recovery_; }
 
  private:
   tcp_connection(const tcp_endpoints& e, seq32 iss, const tcp_settings& s, time_point now);
@@ -143,7 +150,11 @@ class tcp_connection {
   // Receiving.
   bool acceptable(const tcp_header& h, std::size_t length) const;
   void input_syn_sent(const tcp_header& h, std::span<const std::uint8_t> payload, time_point now);
-  void process_ack(const tcp_header& h, time_point now);
+  void process_ack(const tcp_header& h, std::size_t payload_size, time_point now);
+  void on_new_ack(std::uint32_t acked, time_point now);
+  void on_duplicate_ack();
+  std::uint32_t smss() const noexcept;
+  std::uint32_t flight_size() const noexcept { return snd_max_ - snd_una_; }
   void process_data(const tcp_header& h, std::span<const std::uint8_t> payload, time_point now);
   void process_fin(time_point now);
   void take_in_order(std::span<const std::uint8_t> data);
@@ -172,6 +183,7 @@ class tcp_connection {
   seq32 iss_;
   seq32 snd_una_;                 // oldest unacknowledged
   seq32 snd_nxt_;                 // next to send
+  seq32 snd_max_;                 // the highest sent: snd_nxt_ goes back below it to retransmit
   std::uint32_t snd_wnd_ = 0;     // the peer's window, scaled
   seq32 snd_wl1_, snd_wl2_;       // the segment that last updated it
   std::uint8_t snd_scale_ = 0;    // the peer's window scale
@@ -196,6 +208,7 @@ class tcp_connection {
   // Timers and what is owed.
   bool syn_pending_ = false;  // our SYN (or SYN-ACK) must be (re)sent
   bool ack_now_ = false;
+  std::size_t duplicate_acks_owed_ = 0;  // out-of-order segments not yet acknowledged
   bool rst_pending_ = false;
   seq32 rst_seq_;
   bool rst_with_ack_ = false;
@@ -210,6 +223,14 @@ class tcp_connection {
   unsigned backoffs_ = 0;
   std::optional<std::pair<seq32, time_point>> timing_;  // the segment being timed (Karn)
   bool retransmitting_ = false;
+  // Congestion control (RFC 5681, RFC 6582).
+  std::uint32_t cwnd_ = 0;
+  std::uint32_t ssthresh_ = 0xffffffff;
+  unsigned dupacks_ = 0;
+  bool in_recovery_ = false;
+  seq32 recover_;
+  bool retransmit_first_ = false;  // fast retransmit: the oldest unacknowledged segment, now
+  std::uint64_t fast_retransmits_ = 0;
   std::uint64_t retransmissions_ = 0;
   std::uint64_t challenge_acks_sent_ = 0;
   time_point challenge_window_start_{};
