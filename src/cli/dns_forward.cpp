@@ -8,10 +8,9 @@
 #include <flowstack/dns/metrics.hpp>
 #include <flowstack/dns/resolver.hpp>
 #include <flowstack/dns/server.hpp>
-#include <flowstack/dns/transport.hpp>
 #include <flowstack/socket/address.hpp>
+#include <flowstack/socket/stack.hpp>
 #include <flowstack/socket/tcp.hpp>
-#include <flowstack/socket/udp.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -22,10 +21,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <climits>
 #include <condition_variable>
 #include <csignal>
 #include <cstdarg>
@@ -63,104 +59,6 @@ std::optional<std::string> read_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// The kernel's UDP and TCP, as the forwarder's upstream transport.
-class socket_datagram_channel final : public dns::datagram_channel {
- public:
-  explicit socket_datagram_channel(socket::udp_socket s) : socket_(std::move(s)) {}
-  asio::awaitable<result<void>> send(buffer datagram) override {
-    return socket_.send(std::move(datagram));
-  }
-  asio::awaitable<result<buffer>> receive() override { return socket_.receive(); }
-  void close() override { socket_.close(); }
-  std::optional<dns::server_address> local_address() const override {
-    auto local = socket_.local_endpoint();
-    return dns::server_address{local.address(), local.port()};
-  }
-
- private:
-  socket::udp_socket socket_;
-};
-
-class socket_transport final : public dns::upstream_transport {
- public:
-  explicit socket_transport(asio::any_io_executor executor) : executor_(std::move(executor)) {}
-
-  asio::awaitable<result<flow>> connect_stream(const dns::server_address& server) override {
-    net::connect_options options;
-    options.nodelay = true;
-    options.read_buffer_size = 16 * 1024;
-    const net::tcp_endpoint remote(server.ip, server.port);
-    // A connect to a dead server on a port of the ephemeral range can be given that very port as
-    // its source and complete as a simultaneous open with itself; such a flow is refused so that
-    // the server's port stays free.
-    auto connected = co_await socket::connect(remote, options);
-    if (!connected) co_return connected;
-    if (auto* tcp = connected->as<net::tcp_flow>(); tcp && tcp->src() == remote) {
-      co_await connected->close();
-      co_return fail(dns::dns_errc::self_connected);
-    }
-    co_return connected;
-  }
-
-  result<std::unique_ptr<dns::datagram_channel>> open_datagram(
-      const dns::server_address& server) override {
-    // connect(2) on a fresh socket: the kernel picks a random source port (RFC 5452 §9.2).
-    auto s = socket::udp_socket::connect(executor_, net::udp_endpoint(server.ip, server.port));
-    if (!s) return fail(s.error());
-    return std::make_unique<socket_datagram_channel>(std::move(*s));
-  }
-
- private:
-  asio::any_io_executor executor_;
-};
-
-class socket_datagram_listener final : public dns::datagram_listener {
- public:
-  explicit socket_datagram_listener(socket::udp_socket s) : socket_(std::move(s)) {}
-  asio::awaitable<result<dns::client_datagram>> receive_from() override {
-    auto d = co_await socket_.receive_from();
-    if (!d) co_return fail(d.error());
-    co_return dns::client_datagram{std::move(d->data), d->from};
-  }
-  asio::awaitable<result<void>> send_to(buffer datagram, asio::ip::udp::endpoint to) override {
-    return socket_.send_to(std::move(datagram), to);
-  }
-  void close() override { socket_.close(); }
-
- private:
-  socket::udp_socket socket_;
-};
-
-// A UDP listener with a receive buffer of `receive_buffer` bytes (0: the kernel's default).
-// SO_RCVBUF is capped by net.core.rmem_max; SO_RCVBUFFORCE, allowed with CAP_NET_ADMIN, is not,
-// so it is tried first. Linux reports twice what was set (the other half is its bookkeeping):
-// the size obtained is half of what getsockopt says.
-result<socket::udp_socket> bind_udp_listener(asio::any_io_executor executor,
-                                             net::udp_endpoint local, std::size_t receive_buffer) {
-  asio::ip::udp::socket s(executor);
-  std::error_code ec;
-  s.open(local.protocol(), ec);
-  if (ec) return fail(ec);
-  if (local.address().is_v6()) s.set_option(asio::ip::v6_only(true), ec);
-  if (receive_buffer > 0) {
-    const int wanted = static_cast<int>(std::min<std::size_t>(receive_buffer, INT_MAX / 2));
-    if (::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &wanted, sizeof wanted) != 0) {
-      ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &wanted, sizeof wanted);
-    }
-    int reported = 0;
-    socklen_t length = sizeof reported;
-    ::getsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &reported, &length);
-    const auto obtained = static_cast<std::size_t>(reported / 2);
-    log(obtained < receive_buffer ? log_level::warn : log_level::info,
-        "udp %s: receive buffer %zu bytes (asked %zu%s)", net::to_string(local).c_str(), obtained,
-        receive_buffer, obtained < receive_buffer ? "; capped by net.core.rmem_max" : "");
-  }
-  s.bind(local, ec);
-  if (ec) return fail(ec);
-  s.non_blocking(true, ec);
-  return socket::udp_socket(std::move(s));
 }
 
 // The metrics page as the DNS thread last rendered it, for the metrics thread to serve. The
@@ -254,8 +152,8 @@ class daemon {
   daemon(asio::io_context& io, const dns_forward_options& options, loaded initial)
       : io_(io),
         options_(options),
-        transport_(io.get_executor()),
-        resolver_(io.get_executor(), std::move(initial.servers), transport_,
+        network_(io.get_executor()),
+        resolver_(io.get_executor(), std::move(initial.servers), network_,
                   resolver_options(options), std::move(initial.hosts), time_),
         log_(options.query_log_size),
         server_(resolver_, server_options(options), &log_, time_),
@@ -274,24 +172,30 @@ class daemon {
             net::address_problem(text, true).c_str());
         return false;
       }
-      auto udp = bind_udp_listener(io_.get_executor(),
-                                   net::udp_endpoint(endpoint->address(), endpoint->port()),
-                                   options_.udp_receive_buffer);
+      const net::udp_endpoint udp_at(endpoint->address(), endpoint->port());
+      auto udp = network_.udp_bind(udp_at, {.receive_buffer = options_.udp_receive_buffer});
       if (!udp) {
         log(log_level::error, "cannot listen on udp %s: %s", text.c_str(),
             udp.error().message().c_str());
         return false;
       }
+      if (options_.udp_receive_buffer > 0) {
+        const std::size_t obtained = (*udp)->receive_buffer_size();
+        const bool capped = obtained < options_.udp_receive_buffer;
+        log(capped ? log_level::warn : log_level::info,
+            "udp %s: receive buffer %zu bytes (asked %zu%s)", net::to_string(udp_at).c_str(),
+            obtained, options_.udp_receive_buffer, capped ? "; capped by net.core.rmem_max" : "");
+      }
       // Port 0 asks for any free port: TCP takes the one UDP got.
-      net::tcp_endpoint tcp_at(endpoint->address(), udp->local_endpoint().port());
-      auto tcp = socket::listen(io_.get_executor(), tcp_at, tcp_handler(), listen_options());
+      net::tcp_endpoint tcp_at(endpoint->address(), (*udp)->local_endpoint().port());
+      auto tcp = network_.listen(tcp_at, tcp_handler(), listen_options());
       if (!tcp) {
         log(log_level::error, "cannot listen on tcp %s: %s", text.c_str(),
             tcp.error().message().c_str());
         return false;
       }
       log(log_level::info, "listening on %s over UDP and TCP", net::to_string(tcp_at).c_str());
-      udp_.push_back(std::make_unique<socket_datagram_listener>(std::move(*udp)));
+      udp_.push_back(std::move(*udp));
       tcp_.push_back(std::move(*tcp));
     }
     if (options_.metrics) {
@@ -362,9 +266,7 @@ class daemon {
   }
 
   static asio::awaitable<void> serve_connection(dns::server* s, flow& connection) {
-    std::string peer = "?";
-    if (auto* tcp = connection.as<net::tcp_flow>()) peer = net::to_string(tcp->dst());
-    co_await s->serve_tcp(std::move(connection), std::move(peer));
+    co_await s->serve_tcp(std::move(connection));
   }
 
   net::flow_handler metrics_handler() {
@@ -456,11 +358,11 @@ class daemon {
   asio::io_context& io_;
   const dns_forward_options& options_;
   clock& time_ = clock::steady();
-  socket_transport transport_;
+  socket::stack network_;  // the kernel's: the forwarder runs on any net::stack
   dns::resolver resolver_;
   dns::query_log log_;
   dns::server server_;
-  std::vector<std::unique_ptr<socket_datagram_listener>> udp_;
+  std::vector<std::unique_ptr<net::datagram_socket>> udp_;
   std::vector<net::listener> tcp_;
   metrics_snapshot metrics_;
   asio::io_context metrics_io_;

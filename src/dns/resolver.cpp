@@ -85,17 +85,17 @@ struct group_wait {
 }  // namespace
 
 struct resolver::state : std::enable_shared_from_this<resolver::state> {
-  state(asio::any_io_executor executor, upstream_transport& transport, resolver_options options,
+  state(asio::any_io_executor executor, net::stack& network, resolver_options options,
         dns::hosts hosts, clock& time)
       : executor(std::move(executor)),
-        transport(transport),
+        network(network),
         time(time),
         options(std::move(options)),
         answers(this->options.cache),
         hosts(std::move(hosts)) {}
 
   asio::any_io_executor executor;
-  upstream_transport& transport;
+  net::stack& network;
   clock& time;
   resolver_options options;
   dns::cache answers;
@@ -111,9 +111,9 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
   server_ptr make_server(const server_config& settings) {
     auto s = std::make_shared<server_state>(executor);
     s->settings = settings;
-    s->udp = make_upstream(executor, upstream_protocol::udp, settings.address, transport,
+    s->udp = make_upstream(executor, upstream_protocol::udp, settings.address, network,
                            options.upstream, time);
-    s->tcp = make_upstream(executor, upstream_protocol::tcp, settings.address, transport,
+    s->tcp = make_upstream(executor, upstream_protocol::tcp, settings.address, network,
                            options.upstream, time);
     return s;
   }
@@ -292,9 +292,9 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
   }
 };
 
-resolver::resolver(asio::any_io_executor executor, config c, upstream_transport& transport,
+resolver::resolver(asio::any_io_executor executor, config c, net::stack& network,
                    resolver_options options, dns::hosts hosts, clock& time)
-    : state_(std::make_shared<state>(std::move(executor), transport, std::move(options),
+    : state_(std::make_shared<state>(std::move(executor), network, std::move(options),
                                      std::move(hosts), time)) {
   state_->apply(std::move(c));
 }

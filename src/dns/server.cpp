@@ -1,6 +1,8 @@
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/dns/framing.hpp>
 #include <flowstack/dns/server.hpp>
+#include <flowstack/net/address.hpp>
+#include <flowstack/net/tcp.hpp>
 
 #include "timers.hpp"
 
@@ -88,7 +90,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
   };
 
   std::optional<buffer> finish(const message& response, const message& query, client_protocol via,
-                               const std::string& peer, const std::string& source,
+                               const client_peer& peer, const std::string& source,
                                clock::time_point started) {
     std::size_t limit =
         via == client_protocol::udp ? udp_limit(query, options.max_udp_size) : std::size_t{65535};
@@ -110,8 +112,8 @@ struct server::state : std::enable_shared_from_this<server::state> {
     counters().query_answered(via, sent.full_rcode(), latency);
     if (log && !query.questions.empty()) {
       log->record(query_record{std::chrono::system_clock::now(),
-                               std::string(to_string(via)) + " " + peer, query.questions.front(),
-                               sent.full_rcode(), source, latency});
+                               std::string(to_string(via)) + " " + peer.to_string(),
+                               query.questions.front(), sent.full_rcode(), source, latency});
     }
     return buffer::copy_of(std::as_bytes(std::span(*wire)));
   }
@@ -134,7 +136,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
   }
 
   static asio::awaitable<std::optional<buffer>> answer(std::shared_ptr<state> self, buffer wire,
-                                                       client_protocol via, std::string peer) {
+                                                       client_protocol via, client_peer peer) {
     auto started = self->time.now();
     auto decoded = decode(wire);
     if (!decoded) co_return self->format_error(wire, via);
@@ -169,20 +171,18 @@ struct server::state : std::enable_shared_from_this<server::state> {
   }
 
   static asio::awaitable<void> answer_datagram(std::shared_ptr<state> self,
-                                               datagram_listener& listener,
+                                               net::datagram_socket& socket,
                                                std::shared_ptr<udp_tasks> tasks,
-                                               client_datagram datagram) {
+                                               net::datagram datagram) {
     answering_guard busy(*self);
-    std::string peer =
-        datagram.from.address().to_string() + ":" + std::to_string(datagram.from.port());
-    auto out = co_await answer(self, std::move(datagram.data), client_protocol::udp, peer);
-    if (out) co_await listener.send_to(std::move(*out), datagram.from);
+    auto out = co_await answer(self, std::move(datagram.data), client_protocol::udp, datagram.from);
+    if (out) co_await socket.send_to(std::move(*out), datagram.from);
     if (--tasks->running == 0) tasks->drained.notify_all();
   }
 
   static asio::awaitable<void> answer_stream(std::shared_ptr<state> self,
                                              std::shared_ptr<tcp_connection> c, buffer wire,
-                                             std::string peer) {
+                                             client_peer peer) {
     answering_guard busy(*self);
     auto out = co_await answer(self, std::move(wire), client_protocol::tcp, peer);
     if (out) co_await write_tcp_message(c->connection, std::move(*out));
@@ -215,42 +215,46 @@ struct server::state : std::enable_shared_from_this<server::state> {
   }
 };
 
+std::string client_peer::to_string() const {
+  if (const auto* from = std::get_if<net::udp_endpoint>(&peer_)) return net::to_string(*from);
+  return std::get<std::string>(peer_);
+}
+
 server::server(dns::resolver& resolver, server_options options, query_log* log, clock& time)
     : state_(std::make_shared<state>(resolver, std::move(options), log, time)) {}
 
 server::~server() = default;
 
 asio::awaitable<std::optional<buffer>> server::answer(buffer query, client_protocol via,
-                                                      std::string peer) {
+                                                      client_peer peer) {
   return state::answer(state_, std::move(query), via, std::move(peer));
 }
 
-asio::awaitable<void> server::serve_udp(datagram_listener& listener) {
+asio::awaitable<void> server::serve_udp(net::datagram_socket& socket) {
   auto self = state_;
   auto executor = co_await asio::this_coro::executor;
   auto tasks = std::make_shared<udp_tasks>(executor);
   while (!self->stopped) {
-    auto datagram = co_await listener.receive_from();
+    auto datagram = co_await socket.receive_from();
     if (!datagram) {
-      // A closed listener ends the loop; anything else (an ICMP error reported on the socket)
+      // A closed socket ends the loop; anything else (an ICMP error reported on the socket)
       // concerns one datagram only.
-      if (datagram.error() == asio::error::operation_aborted ||
-          datagram.error() == make_error_code(flow_errc::closed) ||
-          datagram.error() == asio::error::bad_descriptor) {
-        break;
-      }
+      if (datagram.error() == flow_condition::closed) break;
       continue;
     }
     ++tasks->running;
-    asio::co_spawn(executor, state::answer_datagram(self, listener, tasks, std::move(*datagram)),
+    asio::co_spawn(executor, state::answer_datagram(self, socket, tasks, std::move(*datagram)),
                    asio::detached);
   }
-  // The answering tasks use the listener: it must outlive them.
+  // The answering tasks use the socket: it must outlive them.
   while (tasks->running > 0) co_await tasks->drained.wait();
 }
 
-asio::awaitable<void> server::serve_tcp(flow connection, std::string peer) {
+asio::awaitable<void> server::serve_tcp(flow connection) {
   auto self = state_;
+  const auto* tcp = connection.as<net::tcp_flow>();
+  client_peer peer =
+      tcp ? client_peer(net::to_string(tcp->dst())) : client_peer(connection.description());
   auto executor = co_await asio::this_coro::executor;
   if (self->stopped || self->tcp_connections >= self->options.max_tcp_connections) {
     self->counters().query_dropped(client_protocol::tcp, "connection_limit");

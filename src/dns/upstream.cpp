@@ -64,11 +64,11 @@ result<outgoing> prepare(const message& query) {
 // callers still inside query().
 class upstream_base : public upstream {
  public:
-  upstream_base(asio::any_io_executor executor, server_address server,
-                upstream_transport& transport, upstream_options options, clock& time)
+  upstream_base(asio::any_io_executor executor, server_address server, net::stack& network,
+                upstream_options options, clock& time)
       : executor_(executor),
         server_(std::move(server)),
-        transport_(transport),
+        network_(network),
         options_(options),
         time_(time),
         // Ids are 16 bits: more queries in flight than ids would wait for an id forever.
@@ -155,7 +155,7 @@ class upstream_base : public upstream {
 
   asio::any_io_executor executor_;
   server_address server_;
-  upstream_transport& transport_;
+  net::stack& network_;
   upstream_options options_;
   clock& time_;
   std::size_t cap_;
@@ -173,7 +173,7 @@ class upstream_base : public upstream {
 // ---- UDP ---------------------------------------------------------------------------------------
 
 // Waits for the datagram that answers the query; drops every other one (RFC 5452 §9.1).
-asio::awaitable<result<message>> receive_answer(datagram_channel& channel, std::uint16_t id,
+asio::awaitable<result<message>> receive_answer(net::datagram_socket& channel, std::uint16_t id,
                                                 const question& asked) {
   // This runs as a child of an awaitable operator: a cancellation must end it with an error
   // value, not an exception.
@@ -190,7 +190,7 @@ asio::awaitable<result<message>> receive_answer(datagram_channel& channel, std::
 
 // Sends the query again as `schedule` says, on `time`. Ends only with an error: a failed send,
 // or a cancellation once the answer has come.
-asio::awaitable<result<message>> resend(datagram_channel& channel, const buffer& datagram,
+asio::awaitable<result<message>> resend(net::datagram_socket& channel, const buffer& datagram,
                                         clock& time, detail::resend_schedule schedule) {
   co_await asio::this_coro::throw_if_cancelled(false);
   for (;;) {
@@ -220,20 +220,20 @@ class udp_upstream final : public upstream_base {
   // so the server's port is free again when it comes back, and another is opened: the kernel
   // picks source ports at random, so a second pick lands on the same port only when the
   // ephemeral range is that small.
-  result<std::unique_ptr<datagram_channel>> open_channel() {
+  result<std::unique_ptr<net::datagram_socket>> open_channel() {
     constexpr int attempts = 3;
     for (int i = 0; i < attempts; ++i) {
-      auto opened = transport_.open_datagram(server_);
+      auto opened = network_.udp_connect(net::udp_endpoint(server_.ip, server_.port));
       if (!opened) return opened;
-      auto local = (*opened)->local_address();
-      if (!local || *local != server_) return opened;
+      auto local = (*opened)->local_endpoint();
+      if (server_address{local.address(), local.port()} != server_) return opened;
       (*opened)->close();
     }
     return fail(dns_errc::self_connected);
   }
 
   struct channel_entry {
-    std::unique_ptr<datagram_channel> channel;
+    std::unique_ptr<net::datagram_socket> channel;
     bool closed = false;
   };
 
@@ -241,7 +241,7 @@ class udp_upstream final : public upstream_base {
   // it ends.
   class channel_guard {
    public:
-    channel_guard(udp_upstream& u, std::unique_ptr<datagram_channel> channel)
+    channel_guard(udp_upstream& u, std::unique_ptr<net::datagram_socket> channel)
         : u_(u), entry_(u.channels_.insert(u.channels_.end(), channel_entry{std::move(channel)})) {}
     channel_guard(const channel_guard&) = delete;
     channel_guard& operator=(const channel_guard&) = delete;
@@ -249,7 +249,7 @@ class udp_upstream final : public upstream_base {
       close_channel(*entry_);
       u_.channels_.erase(entry_);
     }
-    datagram_channel& operator*() const noexcept { return *entry_->channel; }
+    net::datagram_socket& operator*() const noexcept { return *entry_->channel; }
 
    private:
     udp_upstream& u_;
@@ -303,13 +303,31 @@ asio::awaitable<result<message>> udp_upstream::query(const message& query) {
 
 asio::awaitable<void> udp_upstream::close() {
   begin_close();
-  // A receive pending on a closed channel ends with operation_aborted; its query then sees
+  // A receive pending on a closed channel ends with `closed`; its query then sees
   // closed_ and fails `closed`.
   for (auto& entry : channels_) close_channel(entry);
   co_await wait_for_callers();
 }
 
 // ---- TCP ---------------------------------------------------------------------------------------
+
+// A connection to `server` for queries: small and pipelined, so no Nagle delay and small reads.
+// A connect to a dead server on a port of the ephemeral range can be given that very port as its
+// source and complete as a simultaneous open with itself; such a flow is refused, so that the
+// server's port stays free.
+asio::awaitable<result<flow>> connect_stream(net::stack& network, const server_address& server) {
+  net::connect_options options;
+  options.nodelay = true;
+  options.read_buffer_size = 16 * 1024;
+  const net::tcp_endpoint remote(server.ip, server.port);
+  auto connected = co_await network.connect(remote, options);
+  if (!connected) co_return connected;
+  if (auto* tcp = connected->as<net::tcp_flow>(); tcp && tcp->src() == remote) {
+    co_await connected->close();
+    co_return fail(dns_errc::self_connected);
+  }
+  co_return connected;
+}
 
 // One query waiting on a connection, owned by its query() call.
 struct pending_query {
@@ -480,10 +498,9 @@ asio::awaitable<void> close_when_idle(std::shared_ptr<tcp_connection> conn) {
 
 class tcp_upstream final : public upstream_base {
  public:
-  tcp_upstream(asio::any_io_executor executor, server_address server, upstream_transport& transport,
+  tcp_upstream(asio::any_io_executor executor, server_address server, net::stack& network,
                upstream_options options, clock& time)
-      : upstream_base(executor, std::move(server), transport, options, time),
-        connected_(executor) {}
+      : upstream_base(executor, std::move(server), network, options, time), connected_(executor) {}
 
   ~tcp_upstream() override {
     // Without close(): the tasks end on their own, holding only their connection.
@@ -550,7 +567,7 @@ asio::awaitable<result<std::shared_ptr<tcp_connection>>> tcp_upstream::connectio
   result<flow> stream;
   {
     connecting_guard guard(*this);
-    stream = co_await transport_.connect_stream(server_);
+    stream = co_await connect_stream(network_, server_);
     connect_error_ = stream ? std::error_code{} : stream.error();
   }
   if (!stream) co_return fail(stream.error());
@@ -626,13 +643,13 @@ asio::awaitable<void> tcp_upstream::close() {
 }  // namespace
 
 std::unique_ptr<upstream> make_upstream(asio::any_io_executor executor, upstream_protocol protocol,
-                                        server_address server, upstream_transport& transport,
+                                        server_address server, net::stack& network,
                                         upstream_options options, clock& time) {
   if (protocol == upstream_protocol::udp) {
-    return std::make_unique<udp_upstream>(std::move(executor), std::move(server), transport,
-                                          options, time);
+    return std::make_unique<udp_upstream>(std::move(executor), std::move(server), network, options,
+                                          time);
   }
-  return std::make_unique<tcp_upstream>(std::move(executor), std::move(server), transport, options,
+  return std::make_unique<tcp_upstream>(std::move(executor), std::move(server), network, options,
                                         time);
 }
 

@@ -1,8 +1,11 @@
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
+#include <climits>
 #include <flowstack/socket/error.hpp>
 #include <flowstack/socket/udp.hpp>
 #include <span>
@@ -14,16 +17,29 @@ constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 
 }  // namespace
 
-result<udp_socket> udp_socket::bind(asio::any_io_executor executor, net::udp_endpoint local) {
+result<udp_socket> udp_socket::bind(asio::any_io_executor executor, net::udp_endpoint local,
+                                    net::datagram_options options) {
   asio::ip::udp::socket socket(executor);
   std::error_code ec;
   socket.open(local.protocol(), ec);
   if (ec) return fail(map_system_error(ec));
   if (local.address().is_v6()) socket.set_option(asio::ip::v6_only(true), ec);
+  if (options.receive_buffer > 0) {
+    const int wanted = static_cast<int>(std::min<std::size_t>(options.receive_buffer, INT_MAX / 2));
+    if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &wanted, sizeof wanted) !=
+        0) {
+      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVBUF, &wanted, sizeof wanted);
+    }
+  }
   socket.bind(local, ec);
   if (ec) return fail(map_system_error(ec));
   socket.non_blocking(true, ec);
-  return udp_socket(std::move(socket));
+  int reported = 0;
+  socklen_t length = sizeof reported;
+  ::getsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVBUF, &reported, &length);
+  udp_socket bound(std::move(socket));
+  bound.receive_buffer_size_ = static_cast<std::size_t>(reported / 2);
+  return bound;
 }
 
 result<udp_socket> udp_socket::connect(asio::any_io_executor executor, net::udp_endpoint remote) {

@@ -1,13 +1,13 @@
-// fake_upstream: an in-memory upstream_transport with a scriptable DNS server behind it, for the
-// tests of the upstream, the resolver and the server. Header-only; needs flowstack_dns.
+// fake_upstream: an in-memory net::stack with a scriptable DNS server behind every address, for
+// the tests of the upstream, the resolver and the server. Header-only; needs flowstack_dns.
 //
-// What it gives
-//   connect_stream(server)  one end of a memory_pair; a fake server coroutine serves the other
-//                           end (RFC 1035 §4.2.2 framing, any number of queries, answers in the
-//                           order the replies say).
-//   open_datagram(server)   an in-memory datagram_channel; what it sends reaches the fake server
-//                           at once, the replies land in its receive queue.
-//                           self_connect_opens(n): the next n are connected to themselves.
+// What it gives (a client's part of a stack: it neither listens nor binds)
+//   connect(server)      one end of a memory_pair; a fake server coroutine serves the other end
+//                        (RFC 1035 §4.2.2 framing, any number of queries, answers in the order
+//                        the replies say).
+//   udp_connect(server)  an in-memory connected datagram socket; what it sends reaches the fake
+//                        server at once, the replies land in its receive queue.
+//                        self_connect_opens(n): the next n are connected to themselves.
 //   Any server_address is accepted: one fake stands for every upstream of a resolver, and
 //   fake_query::server says which one was asked (set_behaviour(server, ...) per server).
 //
@@ -53,8 +53,8 @@
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/dns/framing.hpp>
 #include <flowstack/dns/message.hpp>
-#include <flowstack/dns/transport.hpp>
 #include <flowstack/dns/upstream.hpp>
+#include <flowstack/net/stack.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -317,7 +317,7 @@ struct channel_state final : reply_sink {
   bool closed = false;
 };
 
-class fake_channel final : public datagram_channel {
+class fake_channel final : public net::datagram_socket {
  public:
   fake_channel(std::shared_ptr<fake_state> st, server_address server, std::size_t index,
                bool self_connected = false)
@@ -327,6 +327,13 @@ class fake_channel final : public datagram_channel {
         index_(index),
         self_connected_(self_connected) {}
   ~fake_channel() override { close(); }
+
+  asio::awaitable<result<void>> send_to(buffer, net::udp_endpoint) override {
+    co_return fail(std::make_error_code(std::errc::not_supported));  // connected only
+  }
+  asio::awaitable<result<net::datagram>> receive_from(std::size_t) override {
+    co_return fail(std::make_error_code(std::errc::not_supported));
+  }
 
   asio::awaitable<result<void>> send(buffer datagram) override {
     if (cs_->closed) co_return fail(flow_errc::closed);
@@ -339,25 +346,23 @@ class fake_channel final : public datagram_channel {
     co_return result<void>{};
   }
 
-  asio::awaitable<result<buffer>> receive() override {
+  asio::awaitable<result<buffer>> receive(std::size_t) override {
     auto cs = cs_;
     // Like a socket's receive, this honours a cancellation that arrives while it waits, and
     // not one delivered before it started.
     while (cs->inbox.empty() && !cs->closed) {
       bool woken = co_await cs->readable.wait();
-      if (!woken) co_return fail(asio::error::operation_aborted);
+      if (!woken) co_return fail(flow_errc::cancelled);
     }
-    if (cs->closed) co_return fail(asio::error::operation_aborted);
+    if (cs->closed) co_return fail(flow_errc::closed);
     auto datagram = std::move(cs->inbox.front());
     cs->inbox.pop_front();
     co_return datagram;
   }
 
-  std::optional<server_address> local_address() const override {
-    if (self_connected_) return server_;
-    server_address ephemeral = server_;
-    ephemeral.port = static_cast<std::uint16_t>(40000 + index_ % 20000);
-    return ephemeral;
+  net::udp_endpoint local_endpoint() const override {
+    if (self_connected_) return {server_.ip, server_.port};
+    return {server_.ip, static_cast<std::uint16_t>(40000 + index_ % 20000)};
   }
 
   void close() override {
@@ -467,7 +472,7 @@ inline asio::awaitable<void> serve_writes(std::shared_ptr<fake_state> st,
 
 }  // namespace detail
 
-class fake_upstream final : public upstream_transport {
+class fake_upstream final : public net::stack {
  public:
   explicit fake_upstream(asio::any_io_executor executor, clock& time = clock::steady())
       : st_(std::make_shared<detail::fake_state>(std::move(executor), time)) {}
@@ -484,9 +489,11 @@ class fake_upstream final : public upstream_transport {
     st_->per_server[server] = std::move(b);
   }
 
-  // ---- upstream_transport
-  asio::awaitable<result<flow>> connect_stream(const server_address& server) override {
+  // ---- net::stack: TCP connections and connected UDP sockets to the fake servers
+  asio::awaitable<result<flow>> connect(net::tcp_endpoint remote,
+                                        net::connect_options = {}) override {
     auto st = st_;
+    const server_address server{remote.address(), remote.port()};
     if (st->connect_failures > 0) {
       --st->connect_failures;
       co_return fail(st->connect_error);
@@ -503,7 +510,8 @@ class fake_upstream final : public upstream_transport {
     co_return make_flow<detail::fake_stream>(st, std::move(client));
   }
 
-  result<std::unique_ptr<datagram_channel>> open_datagram(const server_address& server) override {
+  result<std::unique_ptr<net::datagram_socket>> udp_connect(net::udp_endpoint remote) override {
+    const server_address server{remote.address(), remote.port()};
     if (st_->open_failures > 0) {
       --st_->open_failures;
       return fail(st_->open_error);
@@ -513,9 +521,19 @@ class fake_upstream final : public upstream_transport {
     st_->note_change();
     bool self_connected = st_->self_connected_opens > 0;
     if (self_connected) --st_->self_connected_opens;
-    return std::unique_ptr<datagram_channel>(
+    return std::unique_ptr<net::datagram_socket>(
         std::make_unique<detail::fake_channel>(st_, server, index, self_connected));
   }
+  // The fake is a client's view of servers: nothing listens or binds on it.
+  result<net::listener> listen(net::tcp_endpoint, net::flow_handler,
+                               net::listen_options = {}) override {
+    return fail(std::make_error_code(std::errc::not_supported));
+  }
+  result<std::unique_ptr<net::datagram_socket>> udp_bind(net::udp_endpoint,
+                                                         net::datagram_options = {}) override {
+    return fail(std::make_error_code(std::errc::not_supported));
+  }
+  const asio::any_io_executor& get_executor() const noexcept override { return st_->executor; }
 
   // ---- faults
   void fail_connects(std::size_t count, std::error_code ec) {

@@ -484,7 +484,7 @@ TEST(server, query_log_gets_a_record_of_each_answer) {
 // ---- serve_tcp() -------------------------------------------------------------------------------
 
 asio::awaitable<bool> serve(server& s, flow connection) {
-  co_await s.serve_tcp(std::move(connection), "192.0.2.9:3333");
+  co_await s.serve_tcp(std::move(connection));
   co_return true;
 }
 
@@ -769,7 +769,7 @@ TEST(server, tcp_connection_beyond_max_tcp_connections_is_closed_at_once) {
         EXPECT_FALSE(s.accepts_tcp());
 
         auto [client2, server2] = memory_pair(ex);
-        co_await s.serve_tcp(std::move(server2), "192.0.2.10:1");
+        co_await s.serve_tcp(std::move(server2));
         auto eof = co_await reads_eof(client2, time);
         EXPECT_TRUE(eof);
         auto text = r.metrics().prometheus(r.cache().stats());
@@ -840,7 +840,7 @@ TEST(server, stop_closes_an_idle_tcp_connection_at_once) {
 
 // ---- serve_udp() -------------------------------------------------------------------------------
 
-asio::awaitable<bool> serve_datagrams(server& s, datagram_listener& listener) {
+asio::awaitable<bool> serve_datagrams(server& s, net::datagram_socket& listener) {
   co_await s.serve_udp(listener);
   co_return true;
 }
@@ -874,6 +874,43 @@ TEST(server, udp_answers_several_clients_each_at_its_own_address) {
           EXPECT_EQ(d.to, client_endpoint(static_cast<std::uint16_t>(40000 + i)));
           EXPECT_EQ(answer->questions.front().qname.to_string(),
                     "c" + std::to_string(i) + ".example.com.");
+        }
+        listener.close();
+        co_await served.get();
+        co_await finish(r, fake);
+      });
+}
+
+TEST(server, the_query_log_names_a_udp_client_by_address_and_any_other_flow_by_its_description) {
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        query_log log;
+        server s(r, {}, &log, fake.time());
+        memory_listener listener(ex);
+        background<bool> served(ex, serve_datagrams(s, listener));
+        listener.deliver(to_wire(make_query("udp.example.com")),
+                         {asio::ip::make_address("2001:db8::7"), 5353});
+        const auto& sent = listener.sent();
+        std::function<bool()> answered = [&sent] { return !sent.empty(); };
+        co_await listener.wait_until(answered);
+
+        auto [client, connection] = memory_pair(ex);
+        const std::string described = connection.description();
+        background<bool> over_memory(ex, serve(s, std::move(connection)));
+        auto sent_query = co_await send_query(client, make_query("flow.example.com"));
+        EXPECT_TRUE(sent_query);
+        auto answer = co_await read_answer(client, fake.time());
+        EXPECT_TRUE(answer);
+        co_await client.close();
+        co_await over_memory.get();
+
+        auto entries = log.entries();
+        EXPECT_EQ(entries.size(), 2u);
+        if (entries.size() == 2) {
+          EXPECT_EQ(entries[0].client, "udp [2001:db8::7]:5353");
+          EXPECT_EQ(entries[1].client, "tcp " + described);
         }
         listener.close();
         co_await served.get();

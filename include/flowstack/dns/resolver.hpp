@@ -33,8 +33,8 @@
 #include <flowstack/dns/hosts.hpp>
 #include <flowstack/dns/message.hpp>
 #include <flowstack/dns/metrics.hpp>
-#include <flowstack/dns/transport.hpp>
 #include <flowstack/dns/upstream.hpp>
+#include <flowstack/net/stack.hpp>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -68,7 +68,8 @@ struct resolver_options {
 
 class resolver {
  public:
-  resolver(asio::any_io_executor executor, config c, upstream_transport& transport,
+  // Reaches the servers through `network` (the kernel's stack, the userspace one, a test's).
+  resolver(asio::any_io_executor executor, config c, net::stack& network,
            resolver_options options = {}, dns::hosts hosts = {}, clock& time = clock::steady());
   ~resolver();
   resolver(const resolver&) = delete;

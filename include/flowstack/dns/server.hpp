@@ -19,7 +19,7 @@
 #include <flowstack/dns/message.hpp>
 #include <flowstack/dns/metrics.hpp>
 #include <flowstack/dns/resolver.hpp>
-#include <flowstack/dns/transport.hpp>
+#include <flowstack/net/datagram.hpp>
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/udp.hpp>
@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <variant>
 
 namespace flowstack::dns {
 
@@ -40,6 +41,19 @@ struct server_options {
   bool servfail_on_failure = true;
 };
 
+// Who sent a query, as the query log names it. A UDP client's address is kept as it is and
+// formatted only when the log takes an entry, so that the hot path formats nothing.
+class client_peer {
+ public:
+  client_peer(const net::udp_endpoint& from) : peer_(from) {}
+  client_peer(std::string name) : peer_(std::move(name)) {}
+  client_peer(const char* name) : peer_(std::string(name)) {}
+  std::string to_string() const;
+
+ private:
+  std::variant<net::udp_endpoint, std::string> peer_;
+};
+
 class server {
  public:
   // The idle timeouts and the latencies counted run on `time`, which must outlive the server.
@@ -49,13 +63,14 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // Serves datagrams from `listener` until it is closed (after stop(), new queries get REFUSED),
-  // then waits for the answers still being sent through it.
-  asio::awaitable<void> serve_udp(datagram_listener& listener);
+  // Serves datagrams from `socket` (bound, of any stack) until it is closed (after stop(), new
+  // queries get REFUSED), then waits for the answers still being sent through it.
+  asio::awaitable<void> serve_udp(net::datagram_socket& socket);
 
-  // Serves one TCP connection until the client closes it, it idles out, or stop() is called.
-  // `peer` names the client in the query log.
-  asio::awaitable<void> serve_tcp(flow connection, std::string peer);
+  // Serves one connection (TCP, or any flow) until the client closes it, it idles out, or stop()
+  // is called. The query log names the client by its address when the flow is a TCP flow of
+  // any stack, else by the flow's description.
+  asio::awaitable<void> serve_tcp(flow connection);
 
   // Whether another TCP connection may be served now (max_tcp_connections).
   bool accepts_tcp() const noexcept;
@@ -72,7 +87,7 @@ class server {
   // The answer to one client message, as the server would send it; nothing for a message that
   // gets no answer. Exposed for tests and for transports other than UDP and TCP.
   asio::awaitable<std::optional<buffer>> answer(buffer query, client_protocol via,
-                                                std::string peer);
+                                                client_peer peer);
 
  private:
   struct state;

@@ -22,7 +22,7 @@
 // clock makes them happen when the test says).
 //
 // Lifetime: await close() before destroying an upstream; close() returns once every query()
-// call has left and every connection task has ended. The transport must outlive the upstream,
+// call has left and every connection task has ended. The network stack must outlive the upstream,
 // and the clock every connection task too (without close() they end on their own, later).
 #pragma once
 
@@ -30,7 +30,7 @@
 #include <flowstack/core/error.hpp>
 #include <flowstack/dns/config.hpp>
 #include <flowstack/dns/message.hpp>
-#include <flowstack/dns/transport.hpp>
+#include <flowstack/net/stack.hpp>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -67,7 +67,7 @@ class upstream {
 };
 
 std::unique_ptr<upstream> make_upstream(asio::any_io_executor executor, upstream_protocol protocol,
-                                        server_address server, upstream_transport& transport,
+                                        server_address server, net::stack& network,
                                         upstream_options options = {},
                                         clock& time = clock::steady());
 

@@ -30,6 +30,8 @@ class datagram_socket {
   virtual asio::awaitable<result<buffer>> receive(std::size_t max_size = 65535) = 0;
 
   virtual udp_endpoint local_endpoint() const = 0;
+  // The receive buffer the stack gave the socket, in bytes (0: the stack does not say).
+  virtual std::size_t receive_buffer_size() const { return 0; }
   // Ends pending operations (they fail with flow_errc::closed). Idempotent.
   virtual void close() = 0;
 };

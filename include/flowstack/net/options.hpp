@@ -29,6 +29,13 @@ struct connect_options : flow_options {
   std::optional<std::chrono::milliseconds> timeout;
 };
 
+// Options of a bound UDP socket.
+struct datagram_options {
+  // Bytes the socket may hold while nobody reads, so that a burst is not lost (0: the stack's
+  // default). A stack may give less than asked: datagram_socket::receive_buffer_size says.
+  std::size_t receive_buffer = 0;
+};
+
 struct listen_options {
   flow_options flow;
   std::size_t max_connections = 1024;

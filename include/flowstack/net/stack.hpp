@@ -29,7 +29,8 @@ class stack {
   virtual result<listener> listen(tcp_endpoint local, flow_handler handler,
                                   listen_options options = {}) = 0;
   // A UDP socket bound to `local` (port 0: a free port).
-  virtual result<std::unique_ptr<datagram_socket>> udp_bind(udp_endpoint local) = 0;
+  virtual result<std::unique_ptr<datagram_socket>> udp_bind(udp_endpoint local,
+                                                            datagram_options options = {}) = 0;
   // A UDP socket on a fresh random local port, connected to `remote`.
   virtual result<std::unique_ptr<datagram_socket>> udp_connect(udp_endpoint remote) = 0;
 

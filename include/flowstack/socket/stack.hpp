@@ -19,8 +19,9 @@ class stack final : public net::stack {
                                net::listen_options options = {}) override {
     return socket::listen(executor_, local, std::move(handler), std::move(options));
   }
-  result<std::unique_ptr<net::datagram_socket>> udp_bind(net::udp_endpoint local) override {
-    return boxed(udp_socket::bind(executor_, local));
+  result<std::unique_ptr<net::datagram_socket>> udp_bind(
+      net::udp_endpoint local, net::datagram_options options = {}) override {
+    return boxed(udp_socket::bind(executor_, local, options));
   }
   result<std::unique_ptr<net::datagram_socket>> udp_connect(net::udp_endpoint remote) override {
     return boxed(udp_socket::connect(executor_, remote));

@@ -9,13 +9,16 @@
 #include <flowstack/core/error.hpp>
 #include <flowstack/net/address.hpp>
 #include <flowstack/net/datagram.hpp>
+#include <flowstack/net/options.hpp>
 
 namespace flowstack::socket {
 
 class udp_socket final : public net::datagram_socket {
  public:
-  // Binds to `local` (port 0: a free port).
-  static result<udp_socket> bind(asio::any_io_executor executor, net::udp_endpoint local);
+  // Binds to `local` (port 0: a free port). A receive buffer is asked with SO_RCVBUFFORCE
+  // (allowed with CAP_NET_ADMIN, not capped by net.core.rmem_max) and else SO_RCVBUF (capped).
+  static result<udp_socket> bind(asio::any_io_executor executor, net::udp_endpoint local,
+                                 net::datagram_options options = {});
   // A socket on a fresh ephemeral port connected to `remote`.
   static result<udp_socket> connect(asio::any_io_executor executor, net::udp_endpoint remote);
 
@@ -25,6 +28,9 @@ class udp_socket final : public net::datagram_socket {
   asio::awaitable<result<buffer>> receive(std::size_t max_size = 65535) override;
 
   net::udp_endpoint local_endpoint() const override;
+  // Bound sockets: what getsockopt(SO_RCVBUF) said at bind, halved (Linux reports twice the
+  // size set, the other half being its bookkeeping).
+  std::size_t receive_buffer_size() const override { return receive_buffer_size_; }
   void close() override;
 
   explicit udp_socket(asio::ip::udp::socket socket) : socket_(std::move(socket)) {}
@@ -33,6 +39,7 @@ class udp_socket final : public net::datagram_socket {
 
  private:
   asio::ip::udp::socket socket_;
+  std::size_t receive_buffer_size_ = 0;
 };
 
 }  // namespace flowstack::socket
