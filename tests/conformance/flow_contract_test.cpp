@@ -46,22 +46,13 @@ void run_on_pair(Body body) {
 // jumps to the next deadline whenever nothing else can run (support/virtual_time.hpp), so a
 // timeout falls due only once the transport has nothing left to do, in no wall time.
 template <typename Kind, typename Body>
-asio::awaitable<void> on_pair_in_virtual_time(asio::any_io_executor ex, manual_clock& time,
-                                              Body body) {
-  auto ends = co_await Kind::make_pair(ex);
-  co_await body(ex, ends.first, ends.second, time);
-  co_await ends.first.close();
-  co_await ends.second.close();
-}
-
-template <typename Kind, typename Body>
 void run_on_pair_in_virtual_time(Body body) {
   manual_clock time;
+  auto with_time = [body, &time](asio::any_io_executor ex, flow& a, flow& b) {
+    return body(ex, a, b, time);
+  };
   test::run_virtual(
-      time,
-      [body, &time](asio::any_io_executor ex) {
-        return on_pair_in_virtual_time<Kind>(ex, time, body);
-      },
+      time, [with_time](asio::any_io_executor ex) { return on_pair<Kind>(ex, with_time); },
       std::chrono::hours(24), 30s);
 }
 
