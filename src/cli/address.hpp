@@ -130,12 +130,28 @@ struct listen_limits {
   std::size_t max_connections = 64;  // handlers running at once
 };
 
+// A layer of one address, opened once and used for every flow of that address, so that what it
+// keeps between connections is shared by all of them (TLS: one context, so one session cache and
+// one set of ticket keys, and the certificate files read once rather than per connection).
+class layer {
+ public:
+  virtual ~layer() = default;
+  // Wraps `inner` (the flow of the part below); returns once the layer's handshake is done.
+  // Cancelling it (the relay abandoning a handshake) closes `inner`.
+  virtual asio::awaitable<result<flow>> wrap(flow inner) = 0;
+  // What the handshake of `wrapped` (a flow this layer made) agreed on, one line for -v; empty
+  // when there is nothing to tell.
+  virtual std::string agreed(const flow& wrapped) const = 0;
+};
+
 using connect_fn =
     std::function<asio::awaitable<result<flow>>(const endpoint&, const open_context&)>;
 using listen_fn = std::function<asio::awaitable<result<std::unique_ptr<listening>>>(
     const endpoint&, const open_context&, listen_limits, accept_handler)>;
-using wrap_fn =
-    std::function<asio::awaitable<result<flow>>(flow inner, const endpoint&, const open_context&)>;
+// Opens a layer for `endpoint` taking the part `open_context::accepted` says; errors are those of
+// its settings (an unreadable certificate, say), reported before any connection.
+using open_layer_fn =
+    std::function<result<std::unique_ptr<layer>>(const endpoint&, const open_context&)>;
 
 struct kind {
   std::string name;
@@ -154,9 +170,9 @@ struct kind {
   // listener) or the client's; returns what is wrong, or nothing.
   std::function<std::optional<std::string>(const endpoint&, bool accepted)> check_part;
 
-  connect_fn connect;  // connectors
-  listen_fn listen;    // listeners
-  wrap_fn wrap;        // layers
+  connect_fn connect;        // connectors
+  listen_fn listen;          // listeners
+  open_layer_fn open_layer;  // layers
 };
 
 class kind_registry {

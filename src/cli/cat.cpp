@@ -5,9 +5,11 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <csignal>
@@ -23,6 +25,9 @@ namespace {
 
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 using clock = std::chrono::steady_clock;
+
+constexpr std::size_t default_max_children = 64;
+constexpr std::size_t default_max_handshakes = 128;
 
 // True while --progress has a line on the terminal without its newline.
 bool progress_line_open = false;
@@ -70,6 +75,13 @@ struct session {
   copy_stats ba;
   int closers = 0;  // stoppers closing this session's flows right now
   wait_queue closers_done;
+};
+
+// The handshake of the first address's layers over one accepted flow, while it runs.
+struct handshake {
+  explicit handshake(asio::any_io_executor executor) : abandon(std::move(executor)) {}
+  bool abandoned = false;
+  wait_queue abandon;  // notified when abandoned
 };
 
 // The second address when it is a listener: one peer is taken, later ones are turned away.
@@ -132,7 +144,29 @@ class relay {
 
   open_context context(bool accepted) const { return open_context{io_.get_executor(), accepted}; }
 
+  // Each address's layers, opened once for all of its connections.
+  bool open_layers() {
+    return open_layers_of(first_, first_layers_) && open_layers_of(second_, second_layers_);
+  }
+
+  bool open_layers_of(const address& addr, std::vector<std::unique_ptr<layer>>& into) {
+    for (const endpoint& ep : addr.layers) {
+      auto opened = ep.kind->open_layer(ep, context(addr.is_listener()));
+      if (!opened) {
+        failed(addr.text + ": " + opened.error().message());
+        return false;
+      }
+      into.push_back(std::move(*opened));
+    }
+    return true;
+  }
+
+  const std::vector<std::unique_ptr<layer>>& layers_of(const address& addr) const {
+    return &addr == &first_ ? first_layers_ : second_layers_;
+  }
+
   asio::awaitable<void> main() {
+    if (!open_layers()) co_return;
     if (first_.is_listener()) {
       co_await serve_listener();
       co_return;
@@ -147,11 +181,15 @@ class relay {
   }
 
   // The layers of `addr` around `f`, innermost first.
-  asio::awaitable<result<flow>> wrap_layers(const address& addr, flow f, open_context ctx) {
-    for (auto layer = addr.layers.rbegin(); layer != addr.layers.rend(); ++layer) {
-      auto wrapped = co_await layer->kind->wrap(std::move(f), *layer, ctx);
+  asio::awaitable<result<flow>> wrap_layers(const address& addr, flow f) {
+    const auto& layers = layers_of(addr);
+    for (std::size_t i = layers.size(); i-- > 0;) {
+      auto wrapped = co_await layers[i]->wrap(std::move(f));
       if (!wrapped) co_return wrapped;
       f = std::move(*wrapped);
+      if (options_.verbose) {
+        if (auto line = layers[i]->agreed(f); !line.empty()) say(line);
+      }
     }
     co_return f;
   }
@@ -159,15 +197,32 @@ class relay {
   asio::awaitable<result<flow>> open_connector(const address& addr, open_context ctx) {
     auto f = co_await addr.transport.kind->connect(addr.transport, ctx);
     if (!f) co_return f;
-    auto wrapped = co_await wrap_layers(addr, std::move(*f), ctx);
+    auto wrapped = co_await wrap_layers(addr, std::move(*f));
     co_return wrapped;
   }
 
+  // Relays of the first address's peers at once.
+  std::size_t max_children() const {
+    const endpoint& ep = first_.transport;
+    if (!ep.has("fork")) return 1;
+    return static_cast<std::size_t>(ep.value("max-children").value_or(default_max_children));
+  }
+
+  // Handshakes of the first address's layers in progress at once (with fork); they are not
+  // relays yet, so they do not count in max-children.
+  std::size_t max_handshakes() const {
+    std::size_t limit = default_max_handshakes;
+    for (const endpoint& ep : first_.layers) {
+      if (auto n = ep.value("max-handshakes"))
+        limit = std::min(limit, static_cast<std::size_t>(*n));
+    }
+    return limit;
+  }
+
+  // The listener runs a handler for each relay and for each handshake in progress.
   listen_limits limits_of(const endpoint& ep) const {
-    listen_limits limits;
-    limits.max_connections =
-        ep.has("fork") ? static_cast<std::size_t>(ep.value("max-children").value_or(64)) : 1;
-    return limits;
+    bool handshakes = ep.has("fork") && !first_.layers.empty();
+    return listen_limits{max_children() + (handshakes ? max_handshakes() : 0)};
   }
 
   // The first address listens: one peer, or every peer with fork.
@@ -202,28 +257,79 @@ class relay {
       taken_ = true;
       if (listening_) listening_->stop();
     }
+    if (first_.layers.empty()) {
+      co_await relay_accepted(accepted);
+    } else if (!stopping_) {
+      auto a = co_await handshake_accepted(std::move(accepted));
+      if (a) {
+        co_await relay_accepted(*a);
+        co_await a->close();
+      } else if (!stopping_) {
+        std::string why = a.error() == flow_errc::cancelled
+                              ? "handshake abandoned for a newer connection (max-handshakes " +
+                                    std::to_string(max_handshakes()) + " in progress)"
+                              : a.error().message();
+        if (fork)
+          say(first_.text + ": " + why);
+        else
+          failed(first_.text + ": " + why);  // the one connection failed
+      }
+    }
+    served_one_ = true;
+    changed_.notify_all();
+  }
+
+  // Takes one of max-children's slots, then relays `a`.
+  asio::awaitable<void> relay_accepted(flow& a) {
     // "All addresses" is two kernel listeners: the limit holds for both together.
-    while (fork && !stopping_ && active_ >= limits_of(ep).max_connections) {
+    while (!stopping_ && active_ >= max_children()) {
       co_await changed_.wait();
     }
     if (stopping_) co_return;
     ++active_;
-    if (first_.layers.empty()) {
-      co_await serve(accepted);
-    } else {
-      auto a = co_await wrap_layers(first_, std::move(accepted), context(true));
-      if (a) {
-        co_await serve(*a);
-        co_await a->close();
-      } else if (fork) {
-        say(first_.text + ": " + a.error().message());
-      } else {
-        failed(first_.text + ": " + a.error().message());  // the one connection failed
-      }
-    }
+    co_await serve(a);
     --active_;
-    served_one_ = true;
-    changed_.notify_all();
+  }
+
+  // Runs the first address's layers over an accepted flow; the error `cancelled` when the
+  // handshake was abandoned. When max-handshakes are already in progress the oldest is
+  // abandoned (its flow closed) to make room: a peer that never ends its handshake, silent or
+  // slow on purpose, then holds its place only until newer peers come, and real clients, whose
+  // handshakes take milliseconds, get through instead of waiting for the handshake timeout. The
+  // price is that a burst of more real handshakes at once than the bound loses its oldest.
+  asio::awaitable<result<flow>> handshake_accepted(flow accepted) {
+    using namespace asio::experimental::awaitable_operators;
+    handshake h(io_.get_executor());
+    handshakes_.push_back(&h);
+    if (handshakes_.size() > max_handshakes()) abandon(*handshakes_.front());
+    auto raced = co_await (uncancelled_wrap(first_, std::move(accepted)) || until_abandoned(h));
+    if (!h.abandoned) handshakes_.remove(&h);
+    // A handshake that ended, even as it was being abandoned, keeps its outcome; a failure
+    // because of the abandonment is told as such.
+    if (raced.index() == 0 && (std::get<0>(raced) || !h.abandoned)) {
+      co_return std::move(std::get<0>(raced));
+    }
+    co_return fail(flow_errc::cancelled);
+  }
+
+  void abandon(handshake& h) {
+    h.abandoned = true;
+    handshakes_.remove(&h);
+    h.abandon.notify_all();
+  }
+
+  // wrap_layers, ending with an error rather than an exception when cancelled.
+  asio::awaitable<result<flow>> uncancelled_wrap(const address& addr, flow f) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    co_return co_await wrap_layers(addr, std::move(f));
+  }
+
+  static asio::awaitable<void> until_abandoned(handshake& h) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    while (!h.abandoned) {
+      bool notified = co_await h.abandon.wait();
+      if (!notified) co_return;  // the handshake ended first
+    }
   }
 
   // `a` is the first address's flow: open the second and relay.
@@ -288,7 +394,7 @@ class relay {
       s.b = &accepted;
       co_await relay_flows(s, a, accepted);
     } else {
-      auto b = co_await wrap_layers(second_, std::move(accepted), context(true));
+      auto b = co_await wrap_layers(second_, std::move(accepted));
       if (b) {
         s.b = &*b;
         co_await relay_flows(s, a, *b);
@@ -361,6 +467,7 @@ class relay {
     stopping_ = true;
     if (listening_) listening_->stop();
     for (listening* l : second_listeners_) l->stop();
+    while (!handshakes_.empty()) abandon(*handshakes_.front());
     // Mark every session before the first close: a session waits for its closers before its
     // flows go away.
     std::vector<session*> victims(sessions_.begin(), sessions_.end());
@@ -419,8 +526,11 @@ class relay {
   std::unique_ptr<listening> listening_;    // the first address, when it listens
   std::list<listening*> second_listeners_;  // the second address's, one per session
   std::list<session*> sessions_;
-  std::size_t active_ = 0;  // relays of accepted peers running
-  bool taken_ = false;      // without fork: the one peer has come
+  std::vector<std::unique_ptr<layer>> first_layers_;  // as address::layers, outermost first
+  std::vector<std::unique_ptr<layer>> second_layers_;
+  std::list<handshake*> handshakes_;  // the first address's, oldest first
+  std::size_t active_ = 0;            // relays of accepted peers running
+  bool taken_ = false;                // without fork: the one peer has come
   bool served_one_ = false;
   bool stopping_ = false;
   bool finished_ = false;

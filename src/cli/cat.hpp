@@ -4,6 +4,9 @@
 // and, with `fork`, serves every peer (at most max-children at once), each with its own
 // opening of the second address; without fork it serves one peer and stops listening. The
 // second address is opened once the first has a flow; if it is a listener it waits for one peer.
+// The handshake of a listener's layers (TLS) is not a relay yet: at most max-handshakes of them
+// run at once besides max-children's relays, and one more abandons the oldest. Each address's
+// layers are opened once and shared by all its connections (TLS sessions resume).
 //
 // Half-close crosses the relay: eof read from one side becomes shutdown(write) on the other, and
 // the relay ends when both directions have ended (flowstack::proxy).

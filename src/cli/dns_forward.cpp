@@ -1,5 +1,7 @@
 #include "dns_forward.hpp"
 
+#include <flowstack/core/clock.hpp>
+#include <flowstack/core/combinators.hpp>
 #include <flowstack/dns/config.hpp>
 #include <flowstack/dns/error.hpp>
 #include <flowstack/dns/hosts.hpp>
@@ -18,7 +20,6 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <sys/socket.h>
@@ -255,9 +256,9 @@ class daemon {
         options_(options),
         transport_(io.get_executor()),
         resolver_(io.get_executor(), std::move(initial.servers), transport_,
-                  resolver_options(options), std::move(initial.hosts)),
+                  resolver_options(options), std::move(initial.hosts), time_),
         log_(options.query_log_size),
-        server_(resolver_, server_options(options), &log_),
+        server_(resolver_, server_options(options), &log_, time_),
         metrics_work_(metrics_io_.get_executor()),
         stop_signals_(io, SIGINT, SIGTERM),
         reload_signals_(io, SIGHUP),
@@ -380,7 +381,8 @@ class daemon {
       return self->metrics_.fresh(
           self->io_, [self] { self->publish_metrics(); }, metrics_patience);
     };
-    co_await dns::serve_metrics_http(std::move(connection), render);
+    const dns::metrics_http_options http_options;
+    co_await dns::serve_metrics_http(std::move(connection), render, http_options, self->time_);
   }
 
   // On the DNS thread: the page is rendered where the counters live.
@@ -403,6 +405,9 @@ class daemon {
   ~daemon() { stop_metrics(); }
 
  private:
+  // How long a stop waits for the answers in flight.
+  static constexpr std::chrono::seconds drain_patience{5};
+
   static asio::awaitable<void> watch_stop(daemon* self) {
     auto [ec, number] =
         co_await self->stop_signals_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -410,12 +415,9 @@ class daemon {
     log(log_level::info, "signal %d: stopping once the queries in flight are answered", number);
     self->server_.stop();
     for (auto& listener : self->tcp_) listener.unlisten();
-    // The UDP sockets stay open until the answers in flight have gone out through them.
-    asio::steady_timer drain(self->io_);
-    for (int i = 0; i < 100 && self->server_.in_flight() > 0; ++i) {
-      drain.expires_after(std::chrono::milliseconds(50));
-      co_await drain.async_wait(asio::use_awaitable);
-    }
+    // The UDP sockets stay open until the answers in flight have gone out through them, for a
+    // bounded time: a TCP client that stops reading must not hold the daemon up.
+    co_await with_timeout(self->server_.drain(), drain_patience, self->time_);
     for (auto& listener : self->udp_) listener->close();
     co_await self->resolver_.close();
     self->reload_signals_.cancel();
@@ -453,6 +455,7 @@ class daemon {
 
   asio::io_context& io_;
   const dns_forward_options& options_;
+  clock& time_ = clock::steady();
   socket_transport transport_;
   dns::resolver resolver_;
   dns::query_log log_;

@@ -1,5 +1,7 @@
 #include "kinds.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <asio/ip/address.hpp>
 #include <chrono>
@@ -140,6 +142,10 @@ const std::vector<option_spec> tls_options{
     {"groups", option_type::text, "key exchange groups, e.g. X25519:P-256"},
     {"handshake-timeout", option_type::milliseconds,
      "give up on a TLS handshake that takes longer (default 10000)", 1},
+    {"max-handshakes", option_type::count,
+     "with fork: handshakes at once, besides max-children (default 128); one more abandons "
+     "the oldest",
+     1},
 };
 
 std::optional<tls::version> tls_version_of(const std::string& text) {
@@ -165,6 +171,7 @@ std::optional<std::string> check_tls(const endpoint& ep) {
 
 std::optional<std::string> check_tls_part(const endpoint& ep, bool accepted) {
   if (accepted && !ep.has("cert")) return "accepting TLS needs cert=FILE and key=FILE";
+  if (!accepted && ep.has("max-handshakes")) return "max-handshakes is for accepting TLS";
   if (!accepted && ep.value("verify").value_or(1) == 1 && !ep.has("sni"))
     return "verifying the server needs sni=NAME (or verify=0)";
   return std::nullopt;
@@ -194,18 +201,97 @@ tls::config tls_config_of(const endpoint& ep) {
   return c;
 }
 
-asio::awaitable<result<flow>> wrap_tls(flow inner, const endpoint& ep, const open_context& ctx) {
-  auto config = tls_config_of(ep);
-  if (ctx.accepted) {
-    if (config.certificate_file.empty() || config.private_key_file.empty())
-      co_return fail(tls::tls_errc::invalid_config);
-    auto f = co_await tls::server(config, std::move(inner));
+// The files a config reads, as they are on disk now: a change of any of them (a renewed
+// certificate written in place or renamed over the old one) gives a different stamp.
+struct file_stamp {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = -1;  // -1: missing
+  std::int64_t modified_ns = 0;
+  friend bool operator==(const file_stamp&, const file_stamp&) = default;
+};
+
+std::vector<file_stamp> stamps_of(const tls::config& c) {
+  std::vector<file_stamp> out;
+  for (const std::string* path : {&c.certificate_file, &c.private_key_file, &c.ca_file}) {
+    file_stamp stamp;
+    struct stat st {};
+    if (!path->empty() && ::stat(path->c_str(), &st) == 0) {
+      stamp = {st.st_dev, st.st_ino, st.st_size,
+               std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+    }
+    out.push_back(stamp);
+  }
+  return out;
+}
+
+// One TLS context for every connection of an address: resumption needs the server's ticket keys
+// and session cache, and the client's remembered sessions, to outlive a connection.
+//
+// The context is made again when one of its files changes (checked with stat at each
+// connection), so that a long-running server picks up a renewed certificate without a restart;
+// connections already made keep the context they started with, and the new one starts with an
+// empty session cache. A change that does not load (a key that does not match its certificate
+// yet, while the pair is being replaced) fails the connections that come meanwhile with the
+// error, rather than going on silently with the old files; the next connection tries again.
+// Replacing both files by rename avoids that window.
+class tls_layer final : public layer {
+ public:
+  static result<std::unique_ptr<layer>> open(const endpoint& ep, const open_context& ctx) {
+    std::unique_ptr<tls_layer> made(new tls_layer(ep, ctx.accepted));
+    auto loaded = made->load();
+    if (!loaded) return fail(loaded.error());
+    return std::unique_ptr<layer>(std::move(made));
+  }
+
+  asio::awaitable<result<flow>> wrap(flow inner) override {
+    if (stamps_of(config_) != stamps_) {
+      auto loaded = load();
+      if (!loaded) {
+        co_await inner.close();
+        co_return fail(loaded.error());
+      }
+    }
+    // A copy: a reload during this handshake must not take the context from under it.
+    tls::context ctx = context_;
+    if (accepted_) {
+      auto f = co_await tls::server(ctx, std::move(inner));
+      co_return f;
+    }
+    auto f = co_await tls::client(ctx, std::move(inner), server_name_);
     co_return f;
   }
-  std::string server_name = ep.text_value("sni").value_or("");
-  auto f = co_await tls::client(config, std::move(inner), std::move(server_name));
-  co_return f;
-}
+
+  std::string agreed(const flow& wrapped) const override {
+    auto* tls = wrapped.as<tls::tls_flow>();
+    if (tls == nullptr) return {};
+    auto info = tls->epoch();
+    return "TLS handshake done, " + tls->description() + ": " + info.version + ", " + info.cipher +
+           ", ALPN " + (info.alpn.empty() ? "none" : info.alpn) + ", " +
+           (info.resumed ? "resumed session" : "new session");
+  }
+
+ private:
+  tls_layer(const endpoint& ep, bool accepted)
+      : config_(tls_config_of(ep)),
+        accepted_(accepted),
+        server_name_(ep.text_value("sni").value_or("")) {}
+
+  result<void> load() {
+    auto stamps = stamps_of(config_);  // before reading: a change while loading loads again
+    auto made = tls::context::make(config_, accepted_ ? tls::role::server : tls::role::client);
+    if (!made) return fail(made.error());
+    context_ = std::move(*made);
+    stamps_ = std::move(stamps);
+    return {};
+  }
+
+  tls::config config_;
+  bool accepted_;
+  std::string server_name_;
+  tls::context context_;
+  std::vector<file_stamp> stamps_;
+};
 
 // Splits a shorthand's options: TLS ones to the layer, the rest to the transport.
 std::vector<element> expand_tls(const element& e, const std::string& transport, bool client) {
@@ -239,8 +325,8 @@ void add_tls_kinds(kind_registry& kinds) {
       .role = kind_role::layer,
       .args = arg_shape::none,
       .usage = "tls[,OPTION...]|TRANSPORT",
-      .help =
-          "TLS: server over a listener, else client; tls:HOST:PORT = tls,sni=HOST|tcp:HOST:PORT",
+      .help = "TLS: server over a listener, else client; one context per address (sessions resume, "
+              "files changed are read again); tls:HOST:PORT = tls,sni=HOST|tcp:HOST:PORT",
       .options = tls_options,
       // `tls` alone is the layer; `tls:HOST:PORT` stands for the layer over tcp.
       .expand = [](const element& e) -> std::vector<element> {
@@ -249,7 +335,7 @@ void add_tls_kinds(kind_registry& kinds) {
       },
       .check = check_tls,
       .check_part = check_tls_part,
-      .wrap = wrap_tls,
+      .open_layer = tls_layer::open,
   });
   kinds.add({
       .name = "tls-listen",

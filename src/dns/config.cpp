@@ -5,6 +5,7 @@
 #include "config_text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <map>
 #include <span>
@@ -162,8 +163,170 @@ void for_each_line(std::string_view text, F&& f) {
   }
 }
 
-constexpr std::string_view keywords =
-    "the keywords are nameserver, zone, timeout, order, search and assume-offline-after";
+// parse_config's reader: one method per keyword, in the table below. Each returns false after
+// recording the line's error.
+class config_reader {
+ public:
+  explicit config_reader(config_error* detail) : error_(detail) {}
+
+  using args = std::span<const std::string_view>;
+  using handler = bool (config_reader::*)(std::size_t line, std::string_view keyword, args);
+  struct keyword {
+    std::string_view name;
+    handler read;
+  };
+  static const std::array<keyword, 6> keywords;
+
+  bool read_line(std::size_t line, std::string_view text) {
+    auto w = config_text::words(text, "#");
+    if (w.empty()) return true;
+    args rest(w.data() + 1, w.size() - 1);
+    for (const auto& k : keywords) {
+      if (k.name == w[0]) return (this->*k.read)(line, w[0], rest);
+    }
+    std::string names;
+    for (std::size_t i = 0; i < keywords.size(); ++i) {
+      if (i > 0) names += i + 1 < keywords.size() ? ", " : " and ";
+      names += keywords[i].name;
+    }
+    return failed(line, "unknown keyword " + quote(w[0]) + "; the keywords are " + names);
+  }
+
+  result<config> finish() {
+    if (failure_) return *failure_;
+    return std::move(c_);
+  }
+
+ private:
+  bool nameserver(std::size_t line, std::string_view keyword, args a) {
+    if (!one_value(line, keyword, a)) return false;
+    auto address = parse_address(a[0]);
+    if (!address) return failed(line, "bad nameserver address: " + address.error());
+    auto [it, fresh] = address_line_.emplace(*address, line);
+    if (!fresh) {
+      return failed(line, "nameserver " + address->to_string() + " is already listed on line " +
+                              std::to_string(it->second));
+    }
+    c_.servers.push_back(server_config{.address = *address});
+    lines_of_.push_back({});
+    return true;
+  }
+
+  bool zone(std::size_t line, std::string_view keyword, args a) {
+    server_config* s = current(line, keyword);
+    if (!s) return false;
+    if (a.empty()) return failed(line, "'zone' needs at least one domain name");
+    auto names = parse_names(a);
+    if (!names) return failed(line, "bad zone: " + names.error());
+    for (const auto& n : *names) add_unique(s->zones, n);
+    return true;
+  }
+
+  bool timeout(std::size_t line, std::string_view keyword, args a) {
+    server_config* s = current(line, keyword);
+    if (!s || !one_value(line, keyword, a)) return false;
+    if (!first_time(line, "the timeout of nameserver " + s->address.to_string(),
+                    lines_of_.back().timeout))
+      return false;
+    long long ms = 0;
+    if (!config_text::parse_number(a[0], 1, max_timeout_ms, ms)) {
+      return failed(line, "timeout must be a whole number of milliseconds from 1 to " +
+                              std::to_string(max_timeout_ms) + ", got " + quote(a[0]));
+    }
+    s->timeout = std::chrono::milliseconds(ms);
+    return true;
+  }
+
+  bool order(std::size_t line, std::string_view keyword, args a) {
+    server_config* s = current(line, keyword);
+    if (!s || !one_value(line, keyword, a)) return false;
+    if (!first_time(line, "the order of nameserver " + s->address.to_string(),
+                    lines_of_.back().order))
+      return false;
+    long long order = 0;
+    constexpr long long lo = std::numeric_limits<int>::min(), hi = std::numeric_limits<int>::max();
+    if (!config_text::parse_number(a[0], lo, hi, order)) {
+      return failed(line, "order must be a whole number from " + std::to_string(lo) + " to " +
+                              std::to_string(hi) + ", got " + quote(a[0]));
+    }
+    s->order = static_cast<int>(order);
+    return true;
+  }
+
+  bool search(std::size_t line, std::string_view, args a) {
+    if (!first_time(line, "'search'", search_line_)) return false;
+    if (a.empty()) return failed(line, "'search' needs at least one domain name");
+    auto names = parse_names(a);
+    if (!names) return failed(line, "bad search domain: " + names.error());
+    c_.search = std::move(*names);
+    return true;
+  }
+
+  bool assume_offline_after(std::size_t line, std::string_view keyword, args a) {
+    if (!one_value(line, keyword, a)) return false;
+    if (!first_time(line, "'assume-offline-after'", offline_line_)) return false;
+    long long n = 0;
+    constexpr long long hi = std::numeric_limits<unsigned>::max();
+    if (!config_text::parse_number(a[0], 1, hi, n)) {
+      return failed(line,
+                    "assume-offline-after must be a whole number of missed answers from 1 to " +
+                        std::to_string(hi) + ", got " + quote(a[0]));
+    }
+    c_.assume_offline_after = static_cast<unsigned>(n);
+    return true;
+  }
+
+  bool failed(std::size_t line, std::string what) {
+    failure_ = error_(line, std::move(what));
+    return false;
+  }
+
+  bool one_value(std::size_t line, std::string_view keyword, args a) {
+    if (a.size() == 1) return true;
+    return failed(line, a.empty() ? quote(keyword) + " needs a value"
+                                  : quote(keyword) + " takes one value, got " +
+                                        std::to_string(a.size()) + " words");
+  }
+
+  // Records that `what` is given on `line`, or fails when it was given before.
+  bool first_time(std::size_t line, const std::string& what, std::size_t& seen_on) {
+    if (seen_on) {
+      return failed(line, what + " is given twice (first on line " + std::to_string(seen_on) + ")");
+    }
+    seen_on = line;
+    return true;
+  }
+
+  // zone, timeout and order belong to the nameserver line above them.
+  server_config* current(std::size_t line, std::string_view keyword) {
+    if (!c_.servers.empty()) return &c_.servers.back();
+    failed(line, quote(keyword) +
+                     " comes before any 'nameserver' line; zone, timeout and order apply to the "
+                     "nameserver above them");
+    return nullptr;
+  }
+
+  // Where each server's settings were given, for "given twice" errors.
+  struct server_lines {
+    std::size_t timeout = 0, order = 0;
+  };
+
+  failure error_;
+  config c_;
+  std::vector<server_lines> lines_of_;
+  std::map<server_address, std::size_t> address_line_;
+  std::size_t search_line_ = 0, offline_line_ = 0;
+  std::optional<unexpected<std::error_code>> failure_;
+};
+
+const std::array<config_reader::keyword, 6> config_reader::keywords{{
+    {"nameserver", &config_reader::nameserver},
+    {"zone", &config_reader::zone},
+    {"timeout", &config_reader::timeout},
+    {"order", &config_reader::order},
+    {"search", &config_reader::search},
+    {"assume-offline-after", &config_reader::assume_offline_after},
+}};
 
 }  // namespace
 
@@ -188,153 +351,21 @@ bool operator==(const config& a, const config& b) {
 }
 
 result<config> parse_config(std::string_view text, config_error* detail) {
-  failure error(detail);
-  config c;
-  // Where each setting was given, for "given twice" errors.
-  struct server_lines {
-    std::size_t nameserver = 0, timeout = 0, order = 0;
-  };
-  std::vector<server_lines> lines_of;
-  std::map<server_address, std::size_t> address_line;
-  std::size_t search_line = 0, offline_line = 0;
-  std::optional<unexpected<std::error_code>> failed;
-
-  auto one_value = [&](std::size_t line, std::string_view keyword,
-                       const std::vector<std::string_view>& w) -> bool {
-    if (w.size() == 2) return true;
-    failed = error(line, w.size() < 2 ? quote(keyword) + " needs a value"
-                                      : quote(keyword) + " takes one value, got " +
-                                            std::to_string(w.size() - 1) + " words");
-    return false;
-  };
-  // zone, timeout and order belong to the nameserver line above them.
-  auto current = [&](std::size_t line, std::string_view keyword) -> server_config* {
-    if (!c.servers.empty()) return &c.servers.back();
-    failed = error(line, quote(keyword) +
-                             " comes before any 'nameserver' line; zone, timeout and order apply "
-                             "to the nameserver above them");
-    return nullptr;
-  };
-  auto twice = [&](std::size_t line, std::string_view what, std::size_t first) {
-    failed = error(
-        line, std::string(what) + " is given twice (first on line " + std::to_string(first) + ")");
-  };
-
+  config_reader reader(detail);
   for_each_line(text, [&](std::size_t line, std::string_view text_line) {
-    auto w = config_text::words(text_line, "#");
-    if (w.empty()) return true;
-    std::string_view keyword = w[0];
-    std::span<const std::string_view> args(w.data() + 1, w.size() - 1);
-
-    if (keyword == "nameserver") {
-      if (!one_value(line, keyword, w)) return false;
-      auto a = parse_address(args[0]);
-      if (!a) {
-        failed = error(line, "bad nameserver address: " + a.error());
-        return false;
-      }
-      auto [it, fresh] = address_line.emplace(*a, line);
-      if (!fresh) {
-        failed = error(line, "nameserver " + a->to_string() + " is already listed on line " +
-                                 std::to_string(it->second));
-        return false;
-      }
-      c.servers.push_back(server_config{.address = *a});
-      lines_of.push_back({.nameserver = line});
-    } else if (keyword == "zone") {
-      server_config* s = current(line, keyword);
-      if (!s) return false;
-      if (args.empty()) {
-        failed = error(line, "'zone' needs at least one domain name");
-        return false;
-      }
-      auto names = parse_names(args);
-      if (!names) {
-        failed = error(line, "bad zone: " + names.error());
-        return false;
-      }
-      for (const auto& n : *names) add_unique(s->zones, n);
-    } else if (keyword == "timeout") {
-      server_config* s = current(line, keyword);
-      if (!s || !one_value(line, keyword, w)) return false;
-      auto& seen = lines_of.back().timeout;
-      if (seen) {
-        twice(line, "the timeout of nameserver " + s->address.to_string(), seen);
-        return false;
-      }
-      long long ms = 0;
-      if (!config_text::parse_number(args[0], 1, max_timeout_ms, ms)) {
-        failed = error(line, "timeout must be a whole number of milliseconds from 1 to " +
-                                 std::to_string(max_timeout_ms) + ", got " + quote(args[0]));
-        return false;
-      }
-      s->timeout = std::chrono::milliseconds(ms);
-      seen = line;
-    } else if (keyword == "order") {
-      server_config* s = current(line, keyword);
-      if (!s || !one_value(line, keyword, w)) return false;
-      auto& seen = lines_of.back().order;
-      if (seen) {
-        twice(line, "the order of nameserver " + s->address.to_string(), seen);
-        return false;
-      }
-      long long order = 0;
-      constexpr long long lo = std::numeric_limits<int>::min(),
-                          hi = std::numeric_limits<int>::max();
-      if (!config_text::parse_number(args[0], lo, hi, order)) {
-        failed = error(line, "order must be a whole number from " + std::to_string(lo) + " to " +
-                                 std::to_string(hi) + ", got " + quote(args[0]));
-        return false;
-      }
-      s->order = static_cast<int>(order);
-      seen = line;
-    } else if (keyword == "search") {
-      if (search_line) {
-        twice(line, "'search'", search_line);
-        return false;
-      }
-      if (args.empty()) {
-        failed = error(line, "'search' needs at least one domain name");
-        return false;
-      }
-      auto names = parse_names(args);
-      if (!names) {
-        failed = error(line, "bad search domain: " + names.error());
-        return false;
-      }
-      c.search = std::move(*names);
-      search_line = line;
-    } else if (keyword == "assume-offline-after") {
-      if (!one_value(line, keyword, w)) return false;
-      if (offline_line) {
-        twice(line, "'assume-offline-after'", offline_line);
-        return false;
-      }
-      long long n = 0;
-      constexpr long long hi = std::numeric_limits<unsigned>::max();
-      if (!config_text::parse_number(args[0], 1, hi, n)) {
-        failed =
-            error(line, "assume-offline-after must be a whole number of missed answers from 1 to " +
-                            std::to_string(hi) + ", got " + quote(args[0]));
-        return false;
-      }
-      c.assume_offline_after = static_cast<unsigned>(n);
-      offline_line = line;
-    } else {
-      failed = error(line, "unknown keyword " + quote(keyword) + "; " + std::string(keywords));
-      return false;
-    }
-    return true;
+    return reader.read_line(line, text_line);
   });
-  if (failed) return *failed;
-  return c;
+  return reader.finish();
 }
 
 std::string to_string(const config& c) {
   std::string out;
   auto names = [](const std::vector<name>& ns) {
     std::string s;
-    for (const auto& n : ns) s += " " + name_text(n);
+    for (const auto& n : ns) {
+      s += ' ';
+      s += name_text(n);
+    }
     return s;
   };
   for (const auto& s : c.servers) {

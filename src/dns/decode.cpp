@@ -5,6 +5,7 @@
 #include <flowstack/dns/print.hpp>
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 namespace flowstack::dns {
@@ -38,7 +39,21 @@ class decoder {
   // Reads one record; an OPT record in the additional section goes to `m.edns`.
   result<void> read_record(std::size_t& pos, message& m, std::vector<record>& section,
                            bool additional);
+  // The rdata of a record of `type`, at [start, end): one reader per type it knows, the rest
+  // opaque.
   result<rdata> read_rdata(rr_type type, rr_class rclass, std::size_t start, std::size_t end);
+  struct rdata_span;
+  unexpected<std::error_code> mismatch(const rdata_span& r);
+  rdata read_opaque(const rdata_span& r);
+  template <std::size_t N>
+  result<std::array<std::uint8_t, N>> read_address(const rdata_span& r);
+  result<name> read_last_name(rdata_span& r);
+  result<rdata> read_mx(rdata_span& r);
+  result<rdata> read_txt(rdata_span& r);
+  result<rdata> read_soa(rdata_span& r);
+  result<rdata> read_srv(rdata_span& r);
+  result<rdata> read_caa(rdata_span& r);
+  result<rdata> read_svcb(rdata_span& r);
   result<dns::edns> read_opt(std::size_t start, std::size_t end, std::uint16_t rclass,
                              std::uint32_t ttl);
 
@@ -149,133 +164,168 @@ result<dns::edns> decoder::read_opt(std::size_t start, std::size_t end, std::uin
   return e;
 }
 
+// The rdata of one record type: [start, end) of the message; `at` moves as it is read.
+struct decoder::rdata_span {
+  rr_type type;
+  std::size_t start, end, at;
+  std::size_t size() const noexcept { return end - start; }
+};
+
+unexpected<std::error_code> decoder::mismatch(const rdata_span& r) {
+  return error(dns_errc::rdata_length_mismatch, r.start,
+               "rdata length does not match record type " + type_to_string(r.type) + " (" +
+                   std::to_string(r.size()) + " octets)");
+}
+
+rdata decoder::read_opaque(const rdata_span& r) {
+  return rdata_opaque{std::vector<std::uint8_t>(wire_.begin() + r.start, wire_.begin() + r.end)};
+}
+
+template <std::size_t N>
+result<std::array<std::uint8_t, N>> decoder::read_address(const rdata_span& r) {
+  if (r.size() != N) return mismatch(r);
+  std::array<std::uint8_t, N> address;
+  std::copy_n(wire_.begin() + r.start, N, address.begin());
+  return address;
+}
+
+// A name that fills the rest of the rdata exactly.
+result<name> decoder::read_last_name(rdata_span& r) {
+  auto n = read_name(r.at, r.end);
+  if (!n) return n;
+  if (r.at != r.end) return mismatch(r);
+  return n;
+}
+
+result<rdata> decoder::read_mx(rdata_span& r) {
+  if (r.size() < 3) return mismatch(r);
+  rdata_mx mx;
+  mx.preference = be16(r.at);
+  r.at += 2;
+  auto n = read_last_name(r);
+  if (!n) return fail(n.error());
+  mx.exchange = std::move(*n);
+  return mx;
+}
+
+result<rdata> decoder::read_txt(rdata_span& r) {
+  rdata_txt txt;
+  while (r.at < r.end) {
+    std::size_t len = wire_[r.at];
+    if (r.at + 1 + len > r.end)
+      return error(dns_errc::malformed_rdata, r.at, "TXT character-string runs past the rdata");
+    txt.strings.emplace_back(reinterpret_cast<const char*>(wire_.data() + r.at + 1), len);
+    r.at += 1 + len;
+  }
+  return txt;
+}
+
+result<rdata> decoder::read_soa(rdata_span& r) {
+  rdata_soa soa;
+  auto m = read_name(r.at, r.end);
+  if (!m) return fail(m.error());
+  auto rn = read_name(r.at, r.end);
+  if (!rn) return fail(rn.error());
+  if (r.end - r.at != 20) return mismatch(r);
+  soa.mname = std::move(*m);
+  soa.rname = std::move(*rn);
+  soa.serial = be32(r.at);
+  soa.refresh = be32(r.at + 4);
+  soa.retry = be32(r.at + 8);
+  soa.expire = be32(r.at + 12);
+  soa.minimum = be32(r.at + 16);
+  return soa;
+}
+
+result<rdata> decoder::read_srv(rdata_span& r) {
+  if (r.size() < 7) return mismatch(r);
+  rdata_srv srv;
+  srv.priority = be16(r.at);
+  srv.weight = be16(r.at + 2);
+  srv.port = be16(r.at + 4);
+  r.at += 6;
+  auto n = read_last_name(r);
+  if (!n) return fail(n.error());
+  srv.target = std::move(*n);
+  return srv;
+}
+
+result<rdata> decoder::read_caa(rdata_span& r) {
+  if (r.size() < 2) return mismatch(r);
+  rdata_caa caa;
+  caa.flags = wire_[r.at];
+  std::size_t tag_len = wire_[r.at + 1];
+  r.at += 2;
+  if (r.at + tag_len > r.end)
+    return error(dns_errc::malformed_rdata, r.at, "CAA tag runs past the rdata");
+  caa.tag.assign(reinterpret_cast<const char*>(wire_.data() + r.at), tag_len);
+  r.at += tag_len;
+  caa.value.assign(reinterpret_cast<const char*>(wire_.data() + r.at), r.end - r.at);
+  return caa;
+}
+
+result<rdata> decoder::read_svcb(rdata_span& r) {
+  if (r.size() < 3) return mismatch(r);
+  rdata_svcb svcb;
+  svcb.priority = be16(r.at);
+  r.at += 2;
+  auto n = read_name(r.at, r.end);
+  if (!n) return fail(n.error());
+  svcb.target = std::move(*n);
+  while (r.at < r.end) {
+    if (r.at + 4 > r.end)
+      return error(dns_errc::malformed_rdata, r.at, "truncated SVCB parameter header");
+    std::uint16_t key = be16(r.at);
+    std::size_t len = be16(r.at + 2);
+    r.at += 4;
+    if (r.at + len > r.end)
+      return error(dns_errc::malformed_rdata, r.at,
+                   "SVCB parameter key" + std::to_string(key) + " runs past the rdata");
+    svcb.params.push_back(
+        {key, std::vector<std::uint8_t>(wire_.begin() + r.at, wire_.begin() + r.at + len)});
+    r.at += len;
+  }
+  return svcb;
+}
+
 result<rdata> decoder::read_rdata(rr_type type, rr_class rclass, std::size_t start,
                                   std::size_t end) {
-  std::size_t size = end - start;
-  auto mismatch = [&]() {
-    return error(dns_errc::rdata_length_mismatch, start,
-                 "rdata length does not match record type " + type_to_string(type) + " (" +
-                     std::to_string(size) + " octets)");
-  };
-  auto opaque = [&]() -> rdata {
-    return rdata_opaque{std::vector<std::uint8_t>(wire_.begin() + start, wire_.begin() + end)};
-  };
+  rdata_span r{type, start, end, start};
   // Dynamic update's "delete" records (RFC 2136 §2.5) have no rdata whatever their type.
-  if (size == 0 && (rclass == rr_class::none || rclass == rr_class::any)) return opaque();
-
-  std::size_t p = start;
-  auto name_at = [&]() -> result<name> { return read_name(p, end); };
+  if (r.size() == 0 && (rclass == rr_class::none || rclass == rr_class::any)) return read_opaque(r);
   switch (type) {
     case rr_type::a: {
-      if (size != 4) return mismatch();
-      rdata_a r;
-      std::copy_n(wire_.begin() + start, 4, r.address.begin());
-      return r;
+      auto address = read_address<4>(r);
+      if (!address) return fail(address.error());
+      return rdata_a{*address};
     }
     case rr_type::aaaa: {
-      if (size != 16) return mismatch();
-      rdata_aaaa r;
-      std::copy_n(wire_.begin() + start, 16, r.address.begin());
-      return r;
+      auto address = read_address<16>(r);
+      if (!address) return fail(address.error());
+      return rdata_aaaa{*address};
     }
     case rr_type::cname:
     case rr_type::ns:
     case rr_type::ptr: {
-      auto n = name_at();
+      auto n = read_last_name(r);
       if (!n) return fail(n.error());
-      if (p != end) return mismatch();
       return rdata_name{std::move(*n)};
     }
-    case rr_type::mx: {
-      if (size < 3) return mismatch();
-      rdata_mx r;
-      r.preference = be16(p);
-      p += 2;
-      auto n = name_at();
-      if (!n) return fail(n.error());
-      if (p != end) return mismatch();
-      r.exchange = std::move(*n);
-      return r;
-    }
-    case rr_type::txt: {
-      rdata_txt r;
-      while (p < end) {
-        std::size_t len = wire_[p];
-        if (p + 1 + len > end)
-          return error(dns_errc::malformed_rdata, p, "TXT character-string runs past the rdata");
-        r.strings.emplace_back(reinterpret_cast<const char*>(wire_.data() + p + 1), len);
-        p += 1 + len;
-      }
-      return r;
-    }
-    case rr_type::soa: {
-      rdata_soa r;
-      auto m = name_at();
-      if (!m) return fail(m.error());
-      auto rn = name_at();
-      if (!rn) return fail(rn.error());
-      if (end - p != 20) return mismatch();
-      r.mname = std::move(*m);
-      r.rname = std::move(*rn);
-      r.serial = be32(p);
-      r.refresh = be32(p + 4);
-      r.retry = be32(p + 8);
-      r.expire = be32(p + 12);
-      r.minimum = be32(p + 16);
-      return r;
-    }
-    case rr_type::srv: {
-      if (size < 7) return mismatch();
-      rdata_srv r;
-      r.priority = be16(p);
-      r.weight = be16(p + 2);
-      r.port = be16(p + 4);
-      p += 6;
-      auto n = name_at();
-      if (!n) return fail(n.error());
-      if (p != end) return mismatch();
-      r.target = std::move(*n);
-      return r;
-    }
-    case rr_type::caa: {
-      if (size < 2) return mismatch();
-      rdata_caa r;
-      r.flags = wire_[p];
-      std::size_t tag_len = wire_[p + 1];
-      p += 2;
-      if (p + tag_len > end)
-        return error(dns_errc::malformed_rdata, p, "CAA tag runs past the rdata");
-      r.tag.assign(reinterpret_cast<const char*>(wire_.data() + p), tag_len);
-      p += tag_len;
-      r.value.assign(reinterpret_cast<const char*>(wire_.data() + p), end - p);
-      return r;
-    }
+    case rr_type::mx:
+      return read_mx(r);
+    case rr_type::txt:
+      return read_txt(r);
+    case rr_type::soa:
+      return read_soa(r);
+    case rr_type::srv:
+      return read_srv(r);
+    case rr_type::caa:
+      return read_caa(r);
     case rr_type::svcb:
-    case rr_type::https: {
-      if (size < 3) return mismatch();
-      rdata_svcb r;
-      r.priority = be16(p);
-      p += 2;
-      auto n = name_at();
-      if (!n) return fail(n.error());
-      r.target = std::move(*n);
-      while (p < end) {
-        if (p + 4 > end)
-          return error(dns_errc::malformed_rdata, p, "truncated SVCB parameter header");
-        std::uint16_t key = be16(p);
-        std::size_t len = be16(p + 2);
-        p += 4;
-        if (p + len > end)
-          return error(dns_errc::malformed_rdata, p,
-                       "SVCB parameter key" + std::to_string(key) + " runs past the rdata");
-        r.params.push_back(
-            {key, std::vector<std::uint8_t>(wire_.begin() + p, wire_.begin() + p + len)});
-        p += len;
-      }
-      return r;
-    }
+    case rr_type::https:
+      return read_svcb(r);
     default:
-      return opaque();
+      return read_opaque(r);
   }
 }
 

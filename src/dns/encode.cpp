@@ -23,6 +23,20 @@ void message::set_rcode(std::uint16_t code) {
   if (edns) edns->extended_rcode = static_cast<std::uint8_t>(code >> 4);
 }
 
+message response_to(const message& query, rcode code) {
+  message m;
+  m.header = query.header;
+  m.header.qr = true;
+  m.header.ra = true;
+  m.header.aa = false;
+  m.header.ad = false;
+  m.header.tc = false;
+  m.questions = query.questions;
+  if (query.edns) m.edns = dns::edns{};
+  m.set_rcode(static_cast<std::uint16_t>(code));
+  return m;
+}
+
 bool rdata_matches_type(const rdata& data, rr_type type) noexcept {
   switch (data.index()) {
     case 0:

@@ -354,25 +354,25 @@ response answer(const http::request& req, const std::function<std::string()>& re
   return r;
 }
 
-asio::awaitable<bool> send(flow& connection, const response& r,
-                           std::chrono::steady_clock::duration timeout) {
+asio::awaitable<bool> send(flow& connection, const response& r, clock::duration timeout,
+                           clock& time) {
   auto op = connection.write(buffer::of_string(serialize(r)));
-  auto written = co_await with_timeout(std::move(op), timeout);
+  auto written = co_await with_timeout(std::move(op), timeout, time);
   co_return written.has_value();
 }
 
 // Ends the connection after an error: stop sending, then read and drop what the client still
 // sends for a moment, so that the kernel does not reset the connection (and lose the response)
 // over unread input.
-asio::awaitable<void> linger_and_close(flow& connection) {
+asio::awaitable<void> linger_and_close(flow& connection, clock& time) {
   co_await connection.shutdown(shutdown_mode::write);
   std::size_t drained = 0;
-  const auto deadline = std::chrono::steady_clock::now() + 1s;
+  const auto deadline = time.now() + 1s;
   while (drained < 64 * 1024) {
-    auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    auto left = deadline - time.now();
+    if (left <= clock::duration::zero()) break;
     auto op = connection.read();
-    auto r = co_await with_timeout(std::move(op), left);
+    auto r = co_await with_timeout(std::move(op), left, time);
     if (!r || r->is_eof()) break;
     drained += r->data().size();
   }
@@ -387,11 +387,11 @@ asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::str
 }
 
 asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::string()> render,
-                                         metrics_http_options options) {
+                                         metrics_http_options options, clock& time) {
   std::string pending;  // bytes read and not yet parsed: the start of the next request
   for (;;) {
     // Read one request head, within the size limit and the deadline.
-    const auto deadline = std::chrono::steady_clock::now() + options.read_timeout;
+    const auto deadline = time.now() + options.read_timeout;
     std::size_t end = http::find_head_end(pending);
     bool hopeless = false;
     bool gone = false;
@@ -400,13 +400,13 @@ asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::str
         hopeless = true;
         break;
       }
-      auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= std::chrono::steady_clock::duration::zero()) {
+      auto left = deadline - time.now();
+      if (left <= clock::duration::zero()) {
         gone = true;
         break;
       }
       auto op = connection.read();
-      auto r = co_await with_timeout(std::move(op), left);
+      auto r = co_await with_timeout(std::move(op), left, time);
       if (!r || r->is_eof()) {
         gone = true;  // timed out, failed, or the client is done: nothing to answer
         break;
@@ -424,8 +424,8 @@ asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::str
     }
     if (hopeless) {
       const response bad = error_response(400);
-      co_await send(connection, bad, options.write_timeout);  // closing either way
-      co_await linger_and_close(connection);
+      co_await send(connection, bad, options.write_timeout, time);  // closing either way
+      co_await linger_and_close(connection, time);
       co_return;
     }
 
@@ -433,18 +433,18 @@ asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::str
     pending.erase(0, end);
     if (!req) {
       const response bad = error_response(req.error().status);
-      co_await send(connection, bad, options.write_timeout);  // closing either way
-      co_await linger_and_close(connection);
+      co_await send(connection, bad, options.write_timeout, time);  // closing either way
+      co_await linger_and_close(connection, time);
       co_return;
     }
     response r = answer(*req, render);
-    bool sent = co_await send(connection, r, options.write_timeout);
+    bool sent = co_await send(connection, r, options.write_timeout, time);
     if (!sent) {
       co_await connection.close();
       co_return;
     }
     if (r.close) {
-      co_await linger_and_close(connection);
+      co_await linger_and_close(connection, time);
       co_return;
     }
   }

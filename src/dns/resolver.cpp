@@ -4,8 +4,6 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <map>
@@ -15,15 +13,17 @@ namespace flowstack::dns {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-
 // One upstream server: its settings, its two upstreams and whether it answers.
 struct server_state {
+  explicit server_state(asio::any_io_executor executor) : asks_done(std::move(executor)) {}
+
   server_config settings;
   std::unique_ptr<upstream> udp;
   std::unique_ptr<upstream> tcp;
   unsigned missed = 0;  // answers missed in a row
   bool online = true;
+  std::size_t asking = 0;  // queries the resolver has out to this server
+  wait_queue asks_done;    // notified when `asking` falls to zero
 };
 
 using server_ptr = std::shared_ptr<server_state>;
@@ -42,6 +42,20 @@ rank rank_of(const message& m) {
       return rank::other_rcode;
   }
 }
+
+// Counts one query out to a server for as long as it is out, however it ends.
+class asking_guard {
+ public:
+  explicit asking_guard(server_state& s) : s_(s) { ++s_.asking; }
+  asking_guard(const asking_guard&) = delete;
+  asking_guard& operator=(const asking_guard&) = delete;
+  ~asking_guard() {
+    if (--s_.asking == 0) s_.asks_done.notify_all();
+  }
+
+ private:
+  server_state& s_;
+};
 
 // What the servers of one group said about one query, filled in by one task per server.
 struct group_wait {
@@ -72,15 +86,17 @@ struct group_wait {
 
 struct resolver::state : std::enable_shared_from_this<resolver::state> {
   state(asio::any_io_executor executor, upstream_transport& transport, resolver_options options,
-        dns::hosts hosts)
+        dns::hosts hosts, clock& time)
       : executor(std::move(executor)),
         transport(transport),
+        time(time),
         options(std::move(options)),
         answers(this->options.cache),
         hosts(std::move(hosts)) {}
 
   asio::any_io_executor executor;
   upstream_transport& transport;
+  clock& time;
   resolver_options options;
   dns::cache answers;
   dns::metrics counters;
@@ -93,12 +109,12 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
   }
 
   server_ptr make_server(const server_config& settings) {
-    auto s = std::make_shared<server_state>();
+    auto s = std::make_shared<server_state>(executor);
     s->settings = settings;
     s->udp = make_upstream(executor, upstream_protocol::udp, settings.address, transport,
-                           options.upstream);
+                           options.upstream, time);
     s->tcp = make_upstream(executor, upstream_protocol::tcp, settings.address, transport,
-                           options.upstream);
+                           options.upstream, time);
     return s;
   }
 
@@ -122,12 +138,12 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
     settings = std::move(c);
   }
 
-  // A server dropped by reconfigure: its queries in flight finish, then it closes.
+  // A server dropped by reconfigure: its queries in flight finish (each within the server's
+  // timeout), then it closes.
   static asio::awaitable<void> retire(server_ptr server) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (int i = 0; i < 600 && server->udp->in_flight() + server->tcp->in_flight() > 0; ++i) {
-      timer.expires_after(std::chrono::milliseconds(100));
-      co_await timer.async_wait(asio::use_awaitable);
+    while (server->asking > 0) {
+      bool woken = co_await server->asks_done.wait();
+      if (!woken) break;
     }
     co_await server->udp->close();
     co_await server->tcp->close();
@@ -161,10 +177,11 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
     bool address_type = q.qtype == rr_type::a || q.qtype == rr_type::aaaa;
     const auto& addresses = hosts.lookup(q.qname);
     if (!addresses.empty() && q.qclass == rr_class::in) {
-      message m = answer_skeleton(query);
+      message m = response_to(query);
+      m.header.aa = true;  // the hosts file is the authority for its names
       for (const auto& a : addresses) {
-        record r{q.qname, q.qtype, rr_class::in, static_cast<std::uint32_t>(options.local_ttl.count()),
-                 rdata_opaque{}};
+        record r{q.qname, q.qtype, rr_class::in,
+                 static_cast<std::uint32_t>(options.local_ttl.count()), rdata_opaque{}};
         if (q.qtype == rr_type::a && a.is_v4()) {
           r.data = rdata_a{a.to_v4().to_bytes()};
         } else if (q.qtype == rr_type::aaaa && a.is_v6()) {
@@ -179,20 +196,6 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
     }
     if (options.local) return options.local(query);
     return std::nullopt;
-  }
-
-  static message answer_skeleton(const message& query) {
-    message m;
-    m.header = query.header;
-    m.header.qr = true;
-    m.header.ra = true;
-    m.header.aa = true;
-    m.header.ad = false;  // nothing here was validated (RFC 4035 §3.2.3)
-    m.header.tc = false;
-    m.header.rcode = 0;
-    m.questions = query.questions;
-    if (query.edns) m.edns = dns::edns{};
-    return m;
   }
 
   void note_answer(server_state& server) {
@@ -229,16 +232,18 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
   static asio::awaitable<result<message>> ask_and_note(std::shared_ptr<state> self,
                                                        server_ptr server, const message& query,
                                                        client_protocol via) {
-    auto started = clock::now();
+    asking_guard out(*server);
+    auto started = self->time.now();
     auto asked = ask(self, server, query, via);
-    auto answer = co_await with_timeout(std::move(asked), server->settings.timeout);
-    auto latency = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
+    auto answer = co_await with_timeout(std::move(asked), server->settings.timeout, self->time);
+    auto latency =
+        std::chrono::duration_cast<std::chrono::microseconds>(self->time.now() - started);
     const auto& address = server->settings.address;
     if (answer) {
       self->note_answer(*server);
       self->counters.upstream_answered(address, latency);
       self->hook(message_direction::from_upstream, *answer, &address);
-      if (self->options.cache_enabled) self->answers.insert(query, *answer, clock::now());
+      if (self->options.cache_enabled) self->answers.insert(query, *answer, self->time.now());
     } else {
       self->note_miss(*server);
       if (answer.error() == make_error_code(flow_errc::timeout)) {
@@ -271,8 +276,8 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
       co_return wait;
     }
     auto shared_query = std::make_shared<const message>(query);
-    bool any_online = std::any_of(group.begin(), group.end(),
-                                  [](const server_ptr& s) { return s->online; });
+    bool any_online =
+        std::any_of(group.begin(), group.end(), [](const server_ptr& s) { return s->online; });
     for (const auto& server : group) {
       // Offline servers are asked too, so live traffic finds out when they return; nobody waits
       // for them unless every server of the group is offline.
@@ -288,9 +293,9 @@ struct resolver::state : std::enable_shared_from_this<resolver::state> {
 };
 
 resolver::resolver(asio::any_io_executor executor, config c, upstream_transport& transport,
-                   resolver_options options, dns::hosts hosts)
+                   resolver_options options, dns::hosts hosts, clock& time)
     : state_(std::make_shared<state>(std::move(executor), transport, std::move(options),
-                                     std::move(hosts))) {
+                                     std::move(hosts), time)) {
   state_->apply(std::move(c));
 }
 
@@ -309,7 +314,7 @@ asio::awaitable<result<message>> resolver::resolve(const message& query, client_
     co_return std::move(*local);
   }
   if (self->options.cache_enabled) {
-    auto cached = self->answers.lookup(query, clock::now());
+    auto cached = self->answers.lookup(query, self->time.now());
     if (cached) {
       if (source) *source = "cache";
       self->hook(message_direction::to_client, *cached);
@@ -355,9 +360,15 @@ asio::awaitable<void> resolver::close() {
   }
 }
 
-const config& resolver::current_config() const noexcept { return state_->settings; }
-dns::cache& resolver::cache() noexcept { return state_->answers; }
-dns::metrics& resolver::metrics() noexcept { return state_->counters; }
+const config& resolver::current_config() const noexcept {
+  return state_->settings;
+}
+dns::cache& resolver::cache() noexcept {
+  return state_->answers;
+}
+dns::metrics& resolver::metrics() noexcept {
+  return state_->counters;
+}
 
 bool resolver::is_online(const server_address& address) const {
   for (const auto& s : state_->servers) {

@@ -2,37 +2,23 @@
 #include <flowstack/dns/framing.hpp>
 #include <flowstack/dns/server.hpp>
 
+#include "timers.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/this_coro.hpp>
 
 #include <algorithm>
 #include <list>
+#include <optional>
 #include <utility>
 
 namespace flowstack::dns {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-
 // An answer made here rather than upstream: the query's header and question, and `code`.
-message local_response(const message& query, rcode code) {
-  message m;
-  m.header = query.header;
-  m.header.qr = true;
-  m.header.aa = false;
-  m.header.ad = false;  // nothing here was validated (RFC 4035 §3.2.3)
-  m.header.tc = false;
-  m.header.ra = true;
-  m.questions = query.questions;
-  if (query.edns) m.edns = dns::edns{};
-  m.set_rcode(static_cast<std::uint16_t>(code));
-  return m;
-}
-
 // The largest UDP answer the client takes (RFC 6891 §6.2.3 and §6.2.5).
 std::size_t udp_limit(const message& query, std::size_t configured) {
   constexpr std::size_t classic = 512;
@@ -43,16 +29,21 @@ std::size_t udp_limit(const message& query, std::size_t configured) {
 
 // One TCP client connection, shared by its reader, its answering tasks and its watchdog.
 struct tcp_connection {
-  tcp_connection(flow f, asio::any_io_executor executor)
-      : connection(std::move(f)), slot_freed(executor), drained(executor), idle(executor) {}
+  tcp_connection(flow f, asio::any_io_executor executor, clock::duration idle_timeout,
+                 clock::time_point now)
+      : connection(std::move(f)),
+        slot_freed(executor),
+        drained(executor),
+        idle(idle_timeout, now),
+        idle_changed(executor) {}
 
   flow connection;
   std::size_t pending = 0;  // queries read and not yet answered
   bool ended = false;       // the reader is done
-  clock::time_point last_activity = clock::now();
   wait_queue slot_freed;
   wait_queue drained;
-  asio::steady_timer idle;
+  detail::idle_timer idle;  // busy while a query is pending
+  wait_queue idle_changed;  // wakes the watchdog: idle or busy again, ended, or the server stopped
 };
 
 // The answering tasks of one serve_udp call: they send through its listener.
@@ -65,18 +56,36 @@ struct udp_tasks {
 }  // namespace
 
 struct server::state : std::enable_shared_from_this<server::state> {
-  state(dns::resolver& r, server_options o, query_log* l)
-      : resolver(r), options(std::move(o)), log(l) {}
+  state(dns::resolver& r, server_options o, query_log* l, clock& t)
+      : resolver(r), options(std::move(o)), log(l), time(t) {}
 
   dns::resolver& resolver;
   server_options options;
   query_log* log;
+  clock& time;
   bool stopped = false;
   std::size_t in_flight = 0;
+  std::size_t answering = 0;  // queries taken whose answer has not been handed over yet
+  // Notified when `answering` falls to zero; made by the first drain().
+  std::optional<wait_queue> answered_all;
   std::size_t tcp_connections = 0;
   std::list<std::weak_ptr<tcp_connection>> connections;
 
   dns::metrics& counters() { return resolver.metrics(); }
+
+  // Counts one answering task for as long as it runs, however it ends.
+  class answering_guard {
+   public:
+    explicit answering_guard(state& s) : s_(s) { ++s_.answering; }
+    answering_guard(const answering_guard&) = delete;
+    answering_guard& operator=(const answering_guard&) = delete;
+    ~answering_guard() {
+      if (--s_.answering == 0 && s_.answered_all) s_.answered_all->notify_all();
+    }
+
+   private:
+    state& s_;
+  };
 
   std::optional<buffer> finish(const message& response, const message& query, client_protocol via,
                                const std::string& peer, const std::string& source,
@@ -97,7 +106,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
       counters().query_dropped(via, "unencodable");
       return std::nullopt;
     }
-    auto latency = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
+    auto latency = std::chrono::duration_cast<std::chrono::microseconds>(time.now() - started);
     counters().query_answered(via, sent.full_rcode(), latency);
     if (log && !query.questions.empty()) {
       log->record(query_record{std::chrono::system_clock::now(),
@@ -126,7 +135,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
 
   static asio::awaitable<std::optional<buffer>> answer(std::shared_ptr<state> self, buffer wire,
                                                        client_protocol via, std::string peer) {
-    auto started = clock::now();
+    auto started = self->time.now();
     auto decoded = decode(wire);
     if (!decoded) co_return self->format_error(wire, via);
     const message& query = *decoded;
@@ -135,15 +144,14 @@ struct server::state : std::enable_shared_from_this<server::state> {
       co_return std::nullopt;
     }
     if (query.header.op != opcode::query) {
-      co_return self->finish(local_response(query, rcode::notimp), query, via, peer, "local",
-                             started);
+      co_return self->finish(response_to(query, rcode::notimp), query, via, peer, "local", started);
     }
     if (query.questions.size() != 1) {
-      co_return self->finish(local_response(query, rcode::formerr), query, via, peer, "local",
+      co_return self->finish(response_to(query, rcode::formerr), query, via, peer, "local",
                              started);
     }
     if (self->stopped || self->in_flight >= self->options.max_in_flight) {
-      co_return self->finish(local_response(query, rcode::refused), query, via, peer, "overload",
+      co_return self->finish(response_to(query, rcode::refused), query, via, peer, "overload",
                              started);
     }
 
@@ -157,14 +165,14 @@ struct server::state : std::enable_shared_from_this<server::state> {
       self->counters().query_dropped(via, "no_upstream");
       co_return std::nullopt;
     }
-    co_return self->finish(local_response(query, rcode::servfail), query, via, peer, "none",
-                           started);
+    co_return self->finish(response_to(query, rcode::servfail), query, via, peer, "none", started);
   }
 
   static asio::awaitable<void> answer_datagram(std::shared_ptr<state> self,
                                                datagram_listener& listener,
                                                std::shared_ptr<udp_tasks> tasks,
                                                client_datagram datagram) {
+    answering_guard busy(*self);
     std::string peer =
         datagram.from.address().to_string() + ":" + std::to_string(datagram.from.port());
     auto out = co_await answer(self, std::move(datagram.data), client_protocol::udp, peer);
@@ -175,40 +183,40 @@ struct server::state : std::enable_shared_from_this<server::state> {
   static asio::awaitable<void> answer_stream(std::shared_ptr<state> self,
                                              std::shared_ptr<tcp_connection> c, buffer wire,
                                              std::string peer) {
+    answering_guard busy(*self);
     auto out = co_await answer(self, std::move(wire), client_protocol::tcp, peer);
     if (out) co_await write_tcp_message(c->connection, std::move(*out));
     --c->pending;
-    c->last_activity = clock::now();
     c->slot_freed.notify_all();
     c->drained.notify_all();
-    // The watchdog, asleep for a whole timeout while queries were pending, must look again now:
-    // the idle time counts from this answer, and a stopped server closes the connection at once.
-    if (c->pending == 0) c->idle.cancel();
+    // The idle time counts from the last answer.
+    if (c->pending == 0) {
+      c->idle.idle(self->time.now());
+      c->idle_changed.notify_all();
+    }
   }
 
   // RFC 7766 §6.2.3: a connection with no query pending is closed after the idle timeout, and at
   // once when the server stops.
   static asio::awaitable<void> watch_idle(std::shared_ptr<state> self,
                                           std::shared_ptr<tcp_connection> c) {
+    using namespace asio::experimental::awaitable_operators;
     while (!c->ended) {
-      bool idle = c->pending == 0 && (self->stopped || clock::now() - c->last_activity >=
-                                                           self->options.tcp_idle_timeout);
-      if (idle) {
+      if (c->idle.is_idle() && (self->stopped || c->idle.expired(self->time.now()))) {
         co_await c->connection.close();
         co_return;
       }
-      // While a query is pending the deadline may have passed: look again a timeout later.
-      auto deadline = c->last_activity + self->options.tcp_idle_timeout;
-      c->idle.expires_at(
-          std::max(deadline, clock::now() + (c->pending > 0 ? self->options.tcp_idle_timeout
-                                                            : clock::duration::zero())));
-      co_await c->idle.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (auto deadline = c->idle.deadline()) {
+        co_await (self->time.wait_until(*deadline) || c->idle_changed.wait());
+      } else {
+        co_await c->idle_changed.wait();
+      }
     }
   }
 };
 
-server::server(dns::resolver& resolver, server_options options, query_log* log)
-    : state_(std::make_shared<state>(resolver, std::move(options), log)) {}
+server::server(dns::resolver& resolver, server_options options, query_log* log, clock& time)
+    : state_(std::make_shared<state>(resolver, std::move(options), log, time)) {}
 
 server::~server() = default;
 
@@ -250,7 +258,8 @@ asio::awaitable<void> server::serve_tcp(flow connection, std::string peer) {
     co_return;
   }
   ++self->tcp_connections;
-  auto c = std::make_shared<tcp_connection>(std::move(connection), executor);
+  auto c = std::make_shared<tcp_connection>(std::move(connection), executor,
+                                            self->options.tcp_idle_timeout, self->time.now());
   self->connections.push_back(c);
   auto registered = std::prev(self->connections.end());
   asio::co_spawn(executor, state::watch_idle(self, c), asio::detached);
@@ -262,15 +271,18 @@ asio::awaitable<void> server::serve_tcp(flow connection, std::string peer) {
     }
     auto message = co_await read_tcp_message(c->connection);
     if (!message || !*message) break;  // eof, an error, or closed by the watchdog
-    c->last_activity = clock::now();
     ++c->pending;
+    if (c->idle.is_idle()) {
+      c->idle.busy();
+      c->idle_changed.notify_all();
+    }
     asio::co_spawn(executor, state::answer_stream(self, c, std::move(**message), peer),
                    asio::detached);
   }
   // No more queries; the ones read are still answered (RFC 7766 §6.2.4).
   while (c->pending > 0) co_await c->drained.wait();
   c->ended = true;
-  c->idle.cancel();
+  c->idle_changed.notify_all();
   co_await c->connection.close();
   self->connections.erase(registered);
   --self->tcp_connections;
@@ -283,7 +295,16 @@ bool server::accepts_tcp() const noexcept {
 void server::stop() {
   state_->stopped = true;
   for (auto& weak : state_->connections) {
-    if (auto c = weak.lock()) c->idle.cancel();
+    if (auto c = weak.lock()) c->idle_changed.notify_all();
+  }
+}
+
+asio::awaitable<void> server::drain() {
+  auto self = state_;
+  if (!self->answered_all) self->answered_all.emplace(co_await asio::this_coro::executor);
+  while (self->answering > 0) {
+    bool woken = co_await self->answered_all->wait();
+    if (!woken) co_return;
   }
 }
 

@@ -4,14 +4,12 @@
 #include <flowstack/dns/upstream.hpp>
 
 #include "query_id.hpp"
+#include "timers.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <deque>
@@ -23,8 +21,6 @@
 
 namespace flowstack::dns {
 namespace {
-
-using steady = std::chrono::steady_clock;
 
 // RFC 5452 §9.1: an answer is taken only when its id, its question (name compared without
 // regard to case, type, class) and its QR bit all match; anything else may be spoofed.
@@ -69,11 +65,12 @@ result<outgoing> prepare(const message& query) {
 class upstream_base : public upstream {
  public:
   upstream_base(asio::any_io_executor executor, server_address server,
-                upstream_transport& transport, upstream_options options)
+                upstream_transport& transport, upstream_options options, clock& time)
       : executor_(executor),
         server_(std::move(server)),
         transport_(transport),
         options_(options),
+        time_(time),
         // Ids are 16 bits: more queries in flight than ids would wait for an id forever.
         cap_(std::clamp<std::size_t>(options.max_in_flight, 1, 0xffff)),
         slots_(executor),
@@ -160,6 +157,7 @@ class upstream_base : public upstream {
   server_address server_;
   upstream_transport& transport_;
   upstream_options options_;
+  clock& time_;
   std::size_t cap_;
   bool closed_ = false;
 
@@ -190,19 +188,17 @@ asio::awaitable<result<message>> receive_answer(datagram_channel& channel, std::
   }
 }
 
-// Sends the query again every `interval` (RFC 1035 §4.2.1: UDP is not reliable). Ends only with
-// an error: a failed send, or a cancellation once the answer has come.
+// Sends the query again as `schedule` says, on `time`. Ends only with an error: a failed send,
+// or a cancellation once the answer has come.
 asio::awaitable<result<message>> resend(datagram_channel& channel, const buffer& datagram,
-                                        steady::duration interval) {
+                                        clock& time, detail::resend_schedule schedule) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer timer(executor);
   for (;;) {
     bool stop = co_await cancellation_requested();
     if (stop) co_return fail(flow_errc::cancelled);
-    timer.expires_after(interval);
-    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (ec) co_return fail(flow_errc::cancelled);
+    bool woken = co_await time.wait_until(schedule.next_deadline());
+    if (!woken) co_return fail(flow_errc::cancelled);
+    if (!schedule.due(time.now())) continue;
     auto sent = co_await channel.send(datagram);
     if (!sent) co_return fail(sent.error());
   }
@@ -295,10 +291,9 @@ asio::awaitable<result<message>> udp_upstream::query(const message& query) {
   bool stop = co_await cancellation_requested();
   if (stop) co_return fail(flow_errc::cancelled);
   using namespace asio::experimental::awaitable_operators;
-  const steady::duration interval =
-      std::max<steady::duration>(options_.resend_interval, std::chrono::milliseconds(1));
-  auto raced =
-      co_await (receive_answer(*channel, *id, asked) || resend(*channel, datagram, interval));
+  const detail::resend_schedule schedule(time_.now(), options_.resend_interval);
+  auto raced = co_await (receive_answer(*channel, *id, asked) ||
+                         resend(*channel, datagram, time_, schedule));
   if (closed_) co_return fail(flow_errc::closed);
   result<message> answer =
       raced.index() == 0 ? std::move(std::get<0>(raced)) : std::move(std::get<1>(raced));
@@ -329,21 +324,23 @@ struct pending_query {
 
 // One connection and the three tasks that serve it: a writer (frames from every query, in
 // order), a reader (answers dispatched by id) and an idle watcher. The tasks hold the
-// connection, never the upstream, so they may finish after the upstream is gone.
+// connection, never the upstream, so they may finish after the upstream is gone; the clock
+// outlives them all.
 struct tcp_connection {
-  tcp_connection(asio::any_io_executor executor, flow s, steady::duration idle)
+  tcp_connection(asio::any_io_executor executor, flow s, clock& t, clock::duration idle_timeout)
       : stream(std::move(s)),
         writer_wake(executor),
-        idle_timer(executor, steady::time_point::max()),
-        idle_timeout(idle),
+        time(t),
+        idle(idle_timeout, t.now()),
+        idle_changed(executor),
         tasks_done(executor) {}
 
   void add(std::uint16_t id, pending_query* p, buffer frame) {
     pending.emplace(id, p);
     outgoing.emplace_back(id, std::move(frame));
-    // Resetting the timer wakes the idle watcher: only when it was armed.
-    if (idle_timer.expiry() != steady::time_point::max()) {
-      idle_timer.expires_at(steady::time_point::max());
+    if (idle.is_idle()) {
+      idle.busy();
+      idle_changed.notify_all();
     }
     writer_wake.notify_one();
   }
@@ -379,12 +376,14 @@ struct tcp_connection {
     }
     pending.clear();
     outgoing.clear();
-    idle_timer.cancel();
+    idle_changed.notify_all();
     writer_wake.notify_all();
   }
 
   void arm_idle_timer() {
-    if (!ended && pending.empty() && outgoing.empty()) idle_timer.expires_after(idle_timeout);
+    if (ended || !pending.empty() || !outgoing.empty()) return;
+    idle.idle(time.now());
+    idle_changed.notify_all();
   }
 
   void task_finished() {
@@ -396,8 +395,9 @@ struct tcp_connection {
   std::deque<std::pair<std::uint16_t, buffer>> outgoing;  // frames not yet handed to the flow
   std::unordered_map<std::uint16_t, pending_query*> pending;
   wait_queue writer_wake;
-  asio::steady_timer idle_timer;
-  steady::duration idle_timeout;
+  clock& time;
+  detail::idle_timer idle;
+  wait_queue idle_changed;  // idle became busy or the other way, or the connection ended
   bool ended = false;
   int tasks = 0;
   wait_queue tasks_done;
@@ -463,12 +463,16 @@ asio::awaitable<void> read_answers(std::shared_ptr<tcp_connection> conn) {
 // Ends the connection once it has carried nothing for idle_timeout (RFC 7766 §6.2.3: clients
 // close idle connections).
 asio::awaitable<void> close_when_idle(std::shared_ptr<tcp_connection> conn) {
+  using namespace asio::experimental::awaitable_operators;
   while (!conn->ended) {
-    co_await conn->idle_timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (conn->ended) break;
-    if (conn->pending.empty() && conn->outgoing.empty() &&
-        conn->idle_timer.expiry() <= steady::now()) {
+    if (conn->idle.expired(conn->time.now())) {
       conn->end(make_error_code(flow_errc::closed));
+      break;
+    }
+    if (auto deadline = conn->idle.deadline()) {
+      co_await (conn->time.wait_until(*deadline) || conn->idle_changed.wait());
+    } else {
+      co_await conn->idle_changed.wait();
     }
   }
   conn->task_finished();
@@ -477,8 +481,9 @@ asio::awaitable<void> close_when_idle(std::shared_ptr<tcp_connection> conn) {
 class tcp_upstream final : public upstream_base {
  public:
   tcp_upstream(asio::any_io_executor executor, server_address server, upstream_transport& transport,
-               upstream_options options)
-      : upstream_base(executor, std::move(server), transport, options), connected_(executor) {}
+               upstream_options options, clock& time)
+      : upstream_base(executor, std::move(server), transport, options, time),
+        connected_(executor) {}
 
   ~tcp_upstream() override {
     // Without close(): the tasks end on their own, holding only their connection.
@@ -556,7 +561,7 @@ asio::awaitable<result<std::shared_ptr<tcp_connection>>> tcp_upstream::connectio
 
   std::erase_if(connections_, [](const auto& c) { return c->tasks == 0; });
   auto conn =
-      std::make_shared<tcp_connection>(executor_, std::move(*stream), options_.idle_timeout);
+      std::make_shared<tcp_connection>(executor_, std::move(*stream), time_, options_.idle_timeout);
   current_ = conn;
   connections_.push_back(conn);
   conn->tasks = 3;
@@ -622,12 +627,13 @@ asio::awaitable<void> tcp_upstream::close() {
 
 std::unique_ptr<upstream> make_upstream(asio::any_io_executor executor, upstream_protocol protocol,
                                         server_address server, upstream_transport& transport,
-                                        upstream_options options) {
+                                        upstream_options options, clock& time) {
   if (protocol == upstream_protocol::udp) {
     return std::make_unique<udp_upstream>(std::move(executor), std::move(server), transport,
-                                          options);
+                                          options, time);
   }
-  return std::make_unique<tcp_upstream>(std::move(executor), std::move(server), transport, options);
+  return std::make_unique<tcp_upstream>(std::move(executor), std::move(server), transport, options,
+                                        time);
 }
 
 }  // namespace flowstack::dns

@@ -441,5 +441,16 @@ TEST(address_tls, verify_is_zero_or_one) {
   EXPECT_NE(parse_error("tls:h:1,verify=2").find("verify must be 0 or 1"), std::string::npos);
 }
 
+TEST(address_tls, max_handshakes_goes_to_the_layer_of_an_accepting_address_only) {
+  auto a = parse_ok("tls-listen:8443,cert=c.pem,key=k.pem,fork,max-handshakes=5");
+  ASSERT_EQ(a.layers.size(), 1u);
+  EXPECT_EQ(a.layers[0].value("max-handshakes"), 5u);
+  EXPECT_NE(parse_error("tls:h:1,max-handshakes=5").find("max-handshakes is for accepting TLS"),
+            std::string::npos);
+  EXPECT_NE(parse_error("tls-listen:8443,cert=c.pem,key=k.pem,fork,max-handshakes=0")
+                .find("must be at least 1"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace flowstack::cli

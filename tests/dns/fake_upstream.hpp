@@ -40,9 +40,15 @@
 // Faults: fail_connects, fail_opens, fail_client_writes (the client's writes fail),
 // close_connections() (the server hangs up).
 //
+// Time: delayed replies wait on the clock given to the constructor. Tests give it their manual
+// clock and pass fake.time() on to the upstreams, resolvers and servers they make, so that every
+// timer of a test runs on that one clock (flowstack::test::run_on_manual_clock runs such a test,
+// jumping time forward whenever nothing else can run).
+//
 // Lifetime: the fake must outlive every upstream using it; call shutdown() before it goes away.
 #pragma once
 
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/memory_flow.hpp>
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/dns/framing.hpp>
@@ -53,8 +59,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/error.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -62,7 +67,6 @@
 #include <chrono>
 #include <deque>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -124,9 +128,9 @@ struct fake_query {
 
 // What the fake server does with one query.
 struct fake_reply {
-  std::vector<buffer> messages;                 // sent back in order (framed on TCP)
-  std::chrono::steady_clock::duration delay{};  // before sending them
-  bool hold = false;                            // kept until release_held()
+  std::vector<buffer> messages;   // sent back in order (framed on TCP)
+  clock::duration delay{};        // before sending them
+  bool hold = false;              // kept until release_held()
   bool close_connection = false;  // TCP: the server hangs up after sending the messages
 
   static fake_reply answer(const message& query) { return of(make_answer(query)); }
@@ -165,7 +169,7 @@ struct fake_reply {
     r.messages.push_back(to_wire(make_answer(query)));
     return r;
   }
-  static fake_reply delayed(const message& query, std::chrono::steady_clock::duration d) {
+  static fake_reply delayed(const message& query, clock::duration d) {
     auto r = answer(query);
     r.delay = d;
     return r;
@@ -218,9 +222,11 @@ struct reply_sink {
 };
 
 struct fake_state {
-  explicit fake_state(asio::any_io_executor ex) : executor(ex), changed(ex) {}
+  fake_state(asio::any_io_executor ex, clock& t)
+      : executor(ex), time(t), changed(ex), delays_cancelled(ex) {}
 
   asio::any_io_executor executor;
+  clock& time;
   fake_behaviour behaviour = answer_all();
   std::map<server_address, fake_behaviour> per_server;
   std::vector<fake_query> received;
@@ -245,9 +251,10 @@ struct fake_state {
     fake_reply reply;
   };
   std::vector<held_reply> held;
-  std::list<asio::steady_timer*> delay_timers;
   std::vector<std::weak_ptr<reply_sink>> connections;
   wait_queue changed;
+  bool shutting_down = false;
+  wait_queue delays_cancelled;  // wakes the delayed replies at shutdown
 
   void note_change() { changed.notify_all(); }
 
@@ -274,7 +281,7 @@ struct fake_state {
     self->received.push_back(std::move(q));
     if (reply.hold) {
       self->held.push_back({std::move(sink), std::move(reply)});
-    } else if (reply.delay != std::chrono::steady_clock::duration{}) {
+    } else if (reply.delay != clock::duration{}) {
       ++self->tasks;
       asio::co_spawn(self->executor, send_later(self, std::move(sink), std::move(reply)),
                      asio::detached);
@@ -286,11 +293,10 @@ struct fake_state {
 
   static asio::awaitable<void> send_later(std::shared_ptr<fake_state> self,
                                           std::shared_ptr<reply_sink> sink, fake_reply reply) {
-    asio::steady_timer timer(self->executor, reply.delay);
-    auto position = self->delay_timers.insert(self->delay_timers.end(), &timer);
-    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    self->delay_timers.erase(position);
-    if (!ec) send(*sink, reply);
+    using namespace asio::experimental::awaitable_operators;
+    const auto due = self->time.now() + reply.delay;
+    co_await (self->time.wait_until(due) || self->delays_cancelled.wait());
+    if (!self->shutting_down) send(*sink, reply);
     --self->tasks;
     self->note_change();
   }
@@ -463,8 +469,11 @@ inline asio::awaitable<void> serve_writes(std::shared_ptr<fake_state> st,
 
 class fake_upstream final : public upstream_transport {
  public:
-  explicit fake_upstream(asio::any_io_executor executor)
-      : st_(std::make_shared<detail::fake_state>(std::move(executor))) {}
+  explicit fake_upstream(asio::any_io_executor executor, clock& time = clock::steady())
+      : st_(std::make_shared<detail::fake_state>(std::move(executor), time)) {}
+
+  // The clock the fake's delays run on, for the components under test.
+  clock& time() const noexcept { return st_->time; }
 
   // The address to give make_upstream when one server is enough: 192.0.2.53#53.
   server_address address() const { return {asio::ip::make_address("192.0.2.53"), 53}; }
@@ -586,7 +595,8 @@ class fake_upstream final : public upstream_transport {
   asio::awaitable<void> shutdown() {
     auto st = st_;
     st->held.clear();
-    for (auto* timer : st->delay_timers) timer->cancel();
+    st->shutting_down = true;
+    st->delays_cancelled.notify_all();
     close_connections();
     while (st->tasks > 0) co_await st->changed.wait();
   }

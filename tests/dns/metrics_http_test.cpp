@@ -7,6 +7,7 @@
 #include "http.hpp"
 #include "support/async.hpp"
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 
 namespace flowstack::dns {
 namespace {
@@ -47,8 +48,8 @@ const std::string bad_request =
     "\r\n"
     "bad request\n";
 
-asio::awaitable<bool> serve(flow connection, metrics_http_options options) {
-  co_await serve_metrics_http(std::move(connection), render_page, options);
+asio::awaitable<bool> serve(flow connection, metrics_http_options options, clock& time) {
+  co_await serve_metrics_http(std::move(connection), render_page, options, time);
   co_return true;
 }
 
@@ -60,12 +61,12 @@ struct exchange_options {
 };
 
 // Writes the pieces, then reads everything the server sends until it closes the connection.
-asio::awaitable<std::string> exchange(asio::any_io_executor ex, exchange_options o) {
+asio::awaitable<std::string> exchange(asio::any_io_executor ex, exchange_options o, clock& time) {
   auto ends = memory_pair(ex);
   flow client = std::move(ends.first);
   flow server = std::move(ends.second);
   if (o.one_byte_reads) server.as<memory_flow>()->cut_reads(1);
-  test::background<bool> served(ex, serve(std::move(server), o.server));
+  test::background<bool> served(ex, serve(std::move(server), o.server, time));
   for (const auto& piece : o.pieces) {
     auto written = co_await test::write_string(client, piece);
     if (!written) break;  // the server closed early: what it sent says why
@@ -80,10 +81,10 @@ asio::awaitable<std::string> exchange(asio::any_io_executor ex, exchange_options
 }
 
 std::string exchange_of(std::vector<std::string> pieces) {
-  return test::run([pieces](asio::any_io_executor ex) {
+  return test::run_on_manual_clock([pieces](asio::any_io_executor ex, manual_clock& time) {
     exchange_options o;
     o.pieces = pieces;
-    return exchange(ex, o);
+    return exchange(ex, o, time);
   });
 }
 
@@ -172,11 +173,11 @@ TEST(dns_metrics_http, endless_header_is_400_before_its_end) {
 
 TEST(dns_metrics_http, request_split_in_one_byte_pieces) {
   std::string request = "GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
-  auto text = test::run([request](asio::any_io_executor ex) {
+  auto text = test::run_on_manual_clock([request](asio::any_io_executor ex, manual_clock& time) {
     exchange_options o;
     for (char c : request) o.pieces.emplace_back(1, c);
     o.one_byte_reads = true;
-    return exchange(ex, o);
+    return exchange(ex, o, time);
   });
   EXPECT_EQ(text, ok_response(true));
 }
@@ -188,35 +189,36 @@ TEST(dns_metrics_http, two_pipelined_requests_on_one_connection) {
 }
 
 TEST(dns_metrics_http, pipelined_requests_read_one_byte_at_a_time) {
-  auto text = test::run([](asio::any_io_executor ex) {
+  auto text = test::run_on_manual_clock([](asio::any_io_executor ex, manual_clock& time) {
     exchange_options o;
     o.pieces = {
         "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n"
         "HEAD /metrics HTTP/1.1\r\nHost: h\r\n\r\n"
         "GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"};
     o.one_byte_reads = true;
-    return exchange(ex, o);
+    return exchange(ex, o, time);
   });
   EXPECT_EQ(text, ok_response(false) + ok_response(false, false) + ok_response(true));
 }
 
 TEST(dns_metrics_http, keep_alive_connection_serves_requests_one_after_another) {
-  auto ok = test::run([](asio::any_io_executor ex) -> asio::awaitable<bool> {
-    auto ends = memory_pair(ex);
-    flow client = std::move(ends.first);
-    metrics_http_options options;
-    test::background<bool> served(ex, serve(std::move(ends.second), options));
-    for (int i = 0; i < 3; ++i) {
-      auto w = co_await test::write_string(client, "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
-      EXPECT_TRUE(w);
-      const std::string expected = ok_response(false);
-      auto got = co_await test::read_string(client, expected.size());
-      EXPECT_EQ(got.value_or("<error>"), expected);
-    }
-    co_await client.close();  // the client leaves: the server ends without a word
-    bool done = co_await served.get();
-    co_return done;
-  });
+  auto ok = test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<bool> {
+        auto ends = memory_pair(ex);
+        flow client = std::move(ends.first);
+        metrics_http_options options;
+        test::background<bool> served(ex, serve(std::move(ends.second), options, time));
+        for (int i = 0; i < 3; ++i) {
+          auto w = co_await test::write_string(client, "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
+          EXPECT_TRUE(w);
+          const std::string expected = ok_response(false);
+          auto got = co_await test::read_string(client, expected.size());
+          EXPECT_EQ(got.value_or("<error>"), expected);
+        }
+        co_await client.close();  // the client leaves: the server ends without a word
+        bool done = co_await served.get();
+        co_return done;
+      });
   EXPECT_TRUE(ok);
 }
 
@@ -231,62 +233,84 @@ TEST(dns_metrics_http, http_1_0_keep_alive_stays_open) {
 }
 
 TEST(dns_metrics_http, idle_client_is_disconnected_after_the_read_timeout) {
-  auto text = test::run([](asio::any_io_executor ex) {
+  auto text = test::run_on_manual_clock([](asio::any_io_executor ex, manual_clock& time) {
     exchange_options o;
     o.server.read_timeout = 50ms;
-    return exchange(ex, o);
+    return exchange(ex, o, time);
   });
   EXPECT_EQ(text, "");
+}
+
+TEST(dns_metrics_http, request_that_arrives_just_before_the_read_timeout_is_served) {
+  auto text = test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<std::string> {
+        auto ends = memory_pair(ex);
+        flow client = std::move(ends.first);
+        metrics_http_options options;
+        options.read_timeout = 50ms;
+        test::background<bool> served(ex, serve(std::move(ends.second), options, time));
+        co_await time.wait_for(50ms - 1ns);
+        auto w = co_await test::write_string(
+            client, "GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        EXPECT_TRUE(w);
+        auto got = co_await test::read_all(client);
+        co_await client.close();
+        bool done = co_await served.get();
+        EXPECT_TRUE(done);
+        co_return got.value_or("<error>");
+      });
+  EXPECT_EQ(text, ok_response(true));
 }
 
 TEST(dns_metrics_http, slow_client_is_disconnected_midway) {
   // The deadline covers the whole head, not each read: trickling octets does not extend it.
-  auto text = test::run([](asio::any_io_executor ex) -> asio::awaitable<std::string> {
-    auto ends = memory_pair(ex);
-    flow client = std::move(ends.first);
-    metrics_http_options options;
-    options.read_timeout = 100ms;
-    test::background<bool> served(ex, serve(std::move(ends.second), options));
-    for (int i = 0; i < 100 && !served.ready(); ++i) {
-      auto w = co_await test::write_string(client, "G");
-      if (!w) break;
-      co_await test::sleep_for(10ms);
-    }
-    auto rest = co_await test::read_all(client);
-    co_await client.close();
-    bool done = co_await served.get();
-    EXPECT_TRUE(done);
-    co_return rest.value_or("<error>");
-  });
+  auto text = test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<std::string> {
+        auto ends = memory_pair(ex);
+        flow client = std::move(ends.first);
+        metrics_http_options options;
+        options.read_timeout = 100ms;
+        test::background<bool> served(ex, serve(std::move(ends.second), options, time));
+        for (int i = 0; i < 100 && !served.ready(); ++i) {
+          auto w = co_await test::write_string(client, "G");
+          if (!w) break;
+          co_await time.wait_for(10ms);
+        }
+        auto rest = co_await test::read_all(client);
+        co_await client.close();
+        bool done = co_await served.get();
+        EXPECT_TRUE(done);
+        co_return rest.value_or("<error>");
+      });
   EXPECT_EQ(text, "");
 }
 
 TEST(dns_metrics_http, client_that_leaves_without_a_request_ends_the_server) {
-  auto text = test::run([](asio::any_io_executor ex) {
+  auto text = test::run_on_manual_clock([](asio::any_io_executor ex, manual_clock& time) {
     exchange_options o;
     o.half_close = true;
-    return exchange(ex, o);
+    return exchange(ex, o, time);
   });
   EXPECT_EQ(text, "");
 }
 
 TEST(dns_metrics_http, client_that_leaves_midway_gets_no_answer) {
-  auto text = test::run([](asio::any_io_executor ex) {
+  auto text = test::run_on_manual_clock([](asio::any_io_executor ex, manual_clock& time) {
     exchange_options o;
     o.pieces = {"GET /metrics HTTP/1.1\r\nHost: h\r\n"};
     o.half_close = true;
-    return exchange(ex, o);
+    return exchange(ex, o, time);
   });
   EXPECT_EQ(text, "");
 }
 
 TEST(dns_metrics_http, answers_after_the_client_half_closes) {
   // A client may send its request and shutdown(write) at once (RFC 9112 §9.6 allows it).
-  auto text = test::run([](asio::any_io_executor ex) {
+  auto text = test::run_on_manual_clock([](asio::any_io_executor ex, manual_clock& time) {
     exchange_options o;
     o.pieces = {"GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n"};
     o.half_close = true;
-    return exchange(ex, o);
+    return exchange(ex, o, time);
   });
   EXPECT_EQ(text, ok_response(false));
 }

@@ -2,12 +2,13 @@
 // message gets (RFC 1035 §4.1.1, RFC 6891 §6.2.5, §7), UDP truncation, TCP pipelining, out of
 // order answers and connection management (RFC 7766 §6.2), and the UDP loop.
 #include "fake_upstream.hpp"
-#include "resolver_checks.hpp"
 #include "memory_listener.hpp"
+#include "resolver_checks.hpp"
 #include "wire.hpp"
 
 #include "../support/async.hpp"
 #include "../support/run.hpp"
+#include "../support/virtual_time.hpp"
 
 #include <flowstack/core/combinators.hpp>
 #include <flowstack/core/memory_flow.hpp>
@@ -34,8 +35,6 @@ using test::make_answer;
 using test::make_query;
 using test::memory_listener;
 using test::to_wire;
-
-constexpr auto test_limit = std::chrono::seconds(20);
 
 config one_server(const fake_upstream& fake, std::chrono::milliseconds timeout = 5000ms) {
   config c;
@@ -84,11 +83,11 @@ test::fake_behaviour many_a_records(std::size_t n) {
 // ---- answer() ----------------------------------------------------------------------------------
 
 TEST(server, query_is_answered_with_the_clients_id) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto query = make_query("www.example.com", rr_type::a, 0x1234);
         auto answer = co_await ask(s, query, client_protocol::udp);
         EXPECT_TRUE(answer.has_value());
@@ -101,16 +100,15 @@ TEST(server, query_is_answered_with_the_clients_id) {
         }
         EXPECT_EQ(s.in_flight(), 0u);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, undecodable_query_with_a_header_gets_formerr_with_its_id) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         // One question announced, none there.
         test::wire_builder w;
         w.header(0xbeef, 0x0100, 1, 0, 0, 0);
@@ -125,16 +123,15 @@ TEST(server, undecodable_query_with_a_header_gets_formerr_with_its_id) {
         }
         EXPECT_EQ(fake.queries_received(), 0u);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, message_shorter_than_a_header_gets_no_answer) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto empty = co_await s.answer(buffer{}, client_protocol::udp, "c");
         EXPECT_FALSE(empty.has_value());
         auto eleven = co_await s.answer(raw(test::bytes(11, 0)), client_protocol::tcp, "c");
@@ -145,16 +142,15 @@ TEST(server, message_shorter_than_a_header_gets_no_answer) {
                   std::string::npos)
             << text;
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, message_with_qr_set_gets_no_answer) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto response = make_answer(make_query("www.example.com"));
         auto answer = co_await ask(s, response, client_protocol::udp);
         EXPECT_FALSE(answer.has_value());
@@ -165,16 +161,15 @@ TEST(server, message_with_qr_set_gets_no_answer) {
         EXPECT_FALSE(out.has_value());
         EXPECT_EQ(fake.queries_received(), 0u);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, zero_or_two_questions_get_formerr) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto none = make_query("www.example.com", rr_type::a, 7);
         none.questions.clear();
         auto answer = co_await ask(s, none, client_protocol::udp);
@@ -194,16 +189,15 @@ TEST(server, zero_or_two_questions_get_formerr) {
         }
         EXPECT_EQ(fake.queries_received(), 0u);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, opcode_other_than_query_gets_notimp) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         for (auto op : {opcode::iquery, opcode::status, opcode::notify, opcode::update}) {
           auto query = make_query("www.example.com", rr_type::a, 0x0a0b);
           query.header.op = op;
@@ -217,64 +211,60 @@ TEST(server, opcode_other_than_query_gets_notimp) {
         }
         EXPECT_EQ(fake.queries_received(), 0u);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, query_beyond_max_in_flight_is_refused_at_once) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        fake.set_behaviour(test::hold_all());
-        resolver r(ex, one_server(fake), fake);
-        server_options options;
-        options.max_in_flight = 2;
-        query_log log;
-        server s(r, options, &log);
-        auto q1 = make_query("one.example.com", rr_type::a, 1);
-        auto q2 = make_query("two.example.com", rr_type::a, 2);
-        background<std::optional<buffer>> first(ex,
-                                                s.answer(to_wire(q1), client_protocol::udp, "c"));
-        background<std::optional<buffer>> second(ex,
-                                                 s.answer(to_wire(q2), client_protocol::udp, "c"));
-        co_await fake.wait_for_queries(2);
-        EXPECT_EQ(s.in_flight(), 2u);
+  flowstack::test::run_on_manual_clock([](asio::any_io_executor ex,
+                                          manual_clock& time) -> asio::awaitable<void> {
+    fake_upstream fake(ex, time);
+    fake.set_behaviour(test::hold_all());
+    resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+    server_options options;
+    options.max_in_flight = 2;
+    query_log log;
+    server s(r, options, &log, fake.time());
+    auto q1 = make_query("one.example.com", rr_type::a, 1);
+    auto q2 = make_query("two.example.com", rr_type::a, 2);
+    background<std::optional<buffer>> first(ex, s.answer(to_wire(q1), client_protocol::udp, "c"));
+    background<std::optional<buffer>> second(ex, s.answer(to_wire(q2), client_protocol::udp, "c"));
+    co_await fake.wait_for_queries(2);
+    EXPECT_EQ(s.in_flight(), 2u);
 
-        auto q3 = make_query("three.example.com", rr_type::a, 3);
-        auto third = co_await ask(s, q3, client_protocol::udp);
-        EXPECT_TRUE(third.has_value());
-        if (third) {
-          EXPECT_EQ(third->header.id, 3);
-          EXPECT_EQ(third->full_rcode(), static_cast<std::uint16_t>(rcode::refused));
-        }
-        EXPECT_EQ(fake.queries_received(), 2u) << "the refused query was not passed on";
-        EXPECT_FALSE(first.ready());
+    auto q3 = make_query("three.example.com", rr_type::a, 3);
+    auto third = co_await ask(s, q3, client_protocol::udp);
+    EXPECT_TRUE(third.has_value());
+    if (third) {
+      EXPECT_EQ(third->header.id, 3);
+      EXPECT_EQ(third->full_rcode(), static_cast<std::uint16_t>(rcode::refused));
+    }
+    EXPECT_EQ(fake.queries_received(), 2u) << "the refused query was not passed on";
+    EXPECT_FALSE(first.ready());
 
-        fake.release_held();
-        auto a1 = co_await first.get();
-        auto a2 = co_await second.get();
-        auto m1 = decoded(a1);
-        auto m2 = decoded(a2);
-        EXPECT_TRUE(m1 && m1->header.id == 1 && m1->full_rcode() == 0);
-        EXPECT_TRUE(m2 && m2->header.id == 2 && m2->full_rcode() == 0);
-        EXPECT_EQ(s.in_flight(), 0u);
-        auto entries = log.entries();
-        EXPECT_EQ(entries.size(), 3u);
-        if (!entries.empty()) {
-          EXPECT_EQ(entries.front().source, "overload");
-        }
-        co_await finish(r, fake);
-      },
-      test_limit);
+    fake.release_held();
+    auto a1 = co_await first.get();
+    auto a2 = co_await second.get();
+    auto m1 = decoded(a1);
+    auto m2 = decoded(a2);
+    EXPECT_TRUE(m1 && m1->header.id == 1 && m1->full_rcode() == 0);
+    EXPECT_TRUE(m2 && m2->header.id == 2 && m2->full_rcode() == 0);
+    EXPECT_EQ(s.in_flight(), 0u);
+    auto entries = log.entries();
+    EXPECT_EQ(entries.size(), 3u);
+    if (!entries.empty()) {
+      EXPECT_EQ(entries.front().source, "overload");
+    }
+    co_await finish(r, fake);
+  });
 }
 
 TEST(server, every_upstream_failing_gives_servfail) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(test::never_answer());
-        resolver r(ex, one_server(fake, 100ms), fake);
-        server s(r);
+        resolver r(ex, one_server(fake, 100ms), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto query = make_query("www.example.com", rr_type::a, 0x5151);
         auto answer = co_await ask(s, query, client_protocol::udp);
         EXPECT_TRUE(answer.has_value());
@@ -286,19 +276,18 @@ TEST(server, every_upstream_failing_gives_servfail) {
         }
         EXPECT_EQ(s.in_flight(), 0u);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, every_upstream_failing_gives_nothing_without_servfail_on_failure) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(test::never_answer());
-        resolver r(ex, one_server(fake, 100ms), fake);
+        resolver r(ex, one_server(fake, 100ms), fake, {}, {}, fake.time());
         server_options options;
         options.servfail_on_failure = false;
-        server s(r, options);
+        server s(r, options, nullptr, fake.time());
         auto answer = co_await ask(s, make_query("www.example.com"), client_protocol::tcp);
         EXPECT_FALSE(answer.has_value());
         EXPECT_EQ(s.in_flight(), 0u);
@@ -308,17 +297,16 @@ TEST(server, every_upstream_failing_gives_nothing_without_servfail_on_failure) {
                   std::string::npos)
             << text;
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, sixty_four_a_records_over_udp_without_edns_come_back_truncated_with_tc) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(many_a_records(64));
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto query = make_query("www.example.com", rr_type::a, 0x6464);
         auto out = co_await s.answer(to_wire(query), client_protocol::udp, "c");
         EXPECT_TRUE(out.has_value());
@@ -335,17 +323,16 @@ TEST(server, sixty_four_a_records_over_udp_without_edns_come_back_truncated_with
           }
         }
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, sixty_four_a_records_over_tcp_come_back_whole) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(many_a_records(64));
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto answer =
             co_await ask(s, make_query("www.example.com", rr_type::a, 1), client_protocol::tcp);
         EXPECT_TRUE(answer.has_value());
@@ -354,17 +341,16 @@ TEST(server, sixty_four_a_records_over_tcp_come_back_whole) {
           EXPECT_EQ(answer->answers.size(), 64u);
         }
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, sixty_four_a_records_fit_an_edns_payload_of_1232) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(many_a_records(64));
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto query = with_edns(make_query("www.example.com", rr_type::a, 2), 1232);
         auto out = co_await s.answer(to_wire(query), client_protocol::udp, "c");
         EXPECT_TRUE(out.has_value());
@@ -375,19 +361,18 @@ TEST(server, sixty_four_a_records_fit_an_edns_payload_of_1232) {
           EXPECT_TRUE(answer && !answer->header.tc && answer->answers.size() == 64u);
         }
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, client_edns_payload_is_capped_by_max_udp_size) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(many_a_records(200));
-        resolver r(ex, one_server(fake), fake);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
         server_options options;
         options.max_udp_size = 1232;
-        server s(r, options);
+        server s(r, options, nullptr, fake.time());
         auto query = with_edns(make_query("www.example.com", rr_type::a, 3), 4096);
         auto out = co_await s.answer(to_wire(query), client_protocol::udp, "c");
         EXPECT_TRUE(out.has_value());
@@ -400,22 +385,21 @@ TEST(server, client_edns_payload_is_capped_by_max_udp_size) {
         auto whole = co_await ask(s, query, client_protocol::tcp);
         EXPECT_TRUE(whole && !whole->header.tc && whole->answers.size() == 200u);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, query_without_opt_gets_an_answer_without_opt) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         // An upstream that always puts an OPT record in its answers.
         fake.set_behaviour([](const fake_query& q) {
           auto m = make_answer(q.query);
           m.edns = edns{};
           return fake_reply::with(to_wire(m));
         });
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         // From upstream.
         auto plain = make_query("one.example.com", rr_type::a, 1);
         auto answer = co_await ask(s, plain, client_protocol::udp);
@@ -429,31 +413,29 @@ TEST(server, query_without_opt_gets_an_answer_without_opt) {
         EXPECT_TRUE(answer3 && !answer3->edns.has_value() && answer3->header.id == 3);
         EXPECT_EQ(fake.queries_received(), 2u) << "the third came from the cache";
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, query_with_opt_gets_an_answer_with_opt_even_when_the_upstream_left_it_out) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);  // make_answer never carries an OPT record
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);  // make_answer never carries an OPT record
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto query = with_edns(make_query("www.example.com", rr_type::a, 4), 4096);
         auto answer = co_await ask(s, query, client_protocol::udp);
         EXPECT_TRUE(answer && answer->edns.has_value() && answer->answers.size() == 1u);
         if (answer && answer->edns) EXPECT_EQ(answer->edns->udp_payload_size, 1232);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, metrics_count_queries_by_transport_and_rcode) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         co_await ask(s, make_query("a.example.com"), client_protocol::udp);
         co_await ask(s, make_query("b.example.com"), client_protocol::udp);
         co_await ask(s, make_query("c.example.com"), client_protocol::tcp);
@@ -470,17 +452,16 @@ TEST(server, metrics_count_queries_by_transport_and_rcode) {
         }
         EXPECT_EQ(text.find("transport=\"udp\",rcode=\"NOTIMP\""), std::string::npos);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, query_log_gets_a_record_of_each_answer) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
         query_log log(16);
-        server s(r, {}, &log);
+        server s(r, {}, &log, fake.time());
         auto query = make_query("www.example.com", rr_type::aaaa);
         auto out = co_await s.answer(to_wire(query), client_protocol::udp, "192.0.2.7:5353");
         EXPECT_TRUE(out.has_value());
@@ -497,8 +478,7 @@ TEST(server, query_log_gets_a_record_of_each_answer) {
           EXPECT_EQ(entries[1].source, "cache");
         }
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 // ---- serve_tcp() -------------------------------------------------------------------------------
@@ -518,9 +498,9 @@ asio::awaitable<std::optional<message>> read_answer_unbounded(flow& f) {
   co_return decoded(**framed);
 }
 
-// The next answer on `f`, or nothing on eof, an error, or after a few seconds.
-asio::awaitable<std::optional<message>> read_answer(flow& f) {
-  auto answer = co_await with_timeout(read_answer_unbounded(f), 3s);
+// The next answer on `f`, or nothing on eof, an error, or after a few seconds on `time`.
+asio::awaitable<std::optional<message>> read_answer(flow& f, clock& time) {
+  auto answer = co_await with_timeout(read_answer_unbounded(f), 3s, time);
   if (!answer) co_return std::nullopt;
   co_return std::move(*answer);
 }
@@ -530,18 +510,18 @@ asio::awaitable<bool> reads_eof_unbounded(flow& f) {
   co_return framed && !*framed;
 }
 
-// Whether the server ends the connection (a clean eof) within a few seconds.
-asio::awaitable<bool> reads_eof(flow& f) {
-  auto eof = co_await with_timeout(reads_eof_unbounded(f), 3s);
+// Whether the server ends the connection (a clean eof) within a few seconds on `time`.
+asio::awaitable<bool> reads_eof(flow& f, clock& time) {
+  auto eof = co_await with_timeout(reads_eof_unbounded(f), 3s, time);
   co_return eof&&* eof;
 }
 
 TEST(server, tcp_pipelined_queries_on_one_connection_are_all_answered) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
         background<bool> served(ex, serve(s, std::move(server_end)));
         constexpr std::uint16_t count = 40;
@@ -552,7 +532,7 @@ TEST(server, tcp_pipelined_queries_on_one_connection_are_all_answered) {
         }
         std::set<std::uint16_t> ids;
         for (std::uint16_t i = 0; i < count; ++i) {
-          auto answer = co_await read_answer(client);
+          auto answer = co_await read_answer(client, time);
           EXPECT_TRUE(answer.has_value());
           if (!answer) break;
           ids.insert(answer->header.id);
@@ -561,22 +541,21 @@ TEST(server, tcp_pipelined_queries_on_one_connection_are_all_answered) {
         }
         EXPECT_EQ(ids.size(), count);
         co_await client.shutdown(shutdown_mode::write);
-        auto eof = co_await reads_eof(client);
+        auto eof = co_await reads_eof(client, time);
         EXPECT_TRUE(eof);
         co_await served.get();
         co_await client.close();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, tcp_answers_go_out_as_they_complete_not_in_query_order) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(test::hold_all());
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
         background<bool> served(ex, serve(s, std::move(server_end)));
         for (std::uint16_t i = 1; i <= 3; ++i) {
@@ -587,77 +566,100 @@ TEST(server, tcp_answers_go_out_as_they_complete_not_in_query_order) {
         fake.release_held(true);
         std::vector<std::uint16_t> order;
         for (int i = 0; i < 3; ++i) {
-          auto answer = co_await read_answer(client);
+          auto answer = co_await read_answer(client, time);
           if (answer) order.push_back(answer->header.id);
         }
         EXPECT_EQ(order, (std::vector<std::uint16_t>{3, 2, 1}));
         co_await client.close();
         co_await served.get();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, tcp_client_that_sends_nothing_is_closed_after_the_idle_timeout) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
         server_options options;
         options.tcp_idle_timeout = 100ms;
-        server s(r, options);
+        server s(r, options, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
-        auto started = std::chrono::steady_clock::now();
+        const auto started = time.now();
         background<bool> served(ex, serve(s, std::move(server_end)));
-        auto eof = co_await reads_eof(client);
+        auto eof = co_await reads_eof(client, time);
         EXPECT_TRUE(eof);
-        EXPECT_GE(std::chrono::steady_clock::now() - started, 100ms);
+        EXPECT_EQ(time.now() - started, 100ms);
         co_await served.get();
         EXPECT_TRUE(s.accepts_tcp());
         co_await client.close();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
+}
+
+TEST(server, tcp_connection_stays_open_until_the_idle_timeout_has_passed) {
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server_options options;
+        options.tcp_idle_timeout = 10s;
+        server s(r, options, nullptr, fake.time());
+        auto [client, server_end] = memory_pair(ex);
+        background<bool> served(ex, serve(s, std::move(server_end)));
+        co_await send_query(client, make_query("www.example.com", rr_type::a, 9));
+        auto answer = co_await read_answer(client, time);
+        EXPECT_TRUE(answer && answer->header.id == 9);
+        // The idle time counts from the answer.
+        const auto answered = time.now();
+        co_await time.wait_until(answered + 10s - 1ns);
+        EXPECT_FALSE(served.ready()) << "closed before the idle timeout";
+        auto eof = co_await reads_eof(client, time);
+        EXPECT_TRUE(eof);
+        EXPECT_EQ(time.now(), answered + 10s);
+        co_await served.get();
+        co_await client.close();
+        co_await finish(r, fake);
+      });
 }
 
 TEST(server, tcp_connection_with_a_query_pending_outlives_the_idle_timeout) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(test::hold_all());
-        resolver r(ex, one_server(fake), fake);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
         server_options options;
         options.tcp_idle_timeout = 100ms;
-        server s(r, options);
+        server s(r, options, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
         background<bool> served(ex, serve(s, std::move(server_end)));
         co_await send_query(client, make_query("www.example.com", rr_type::a, 9));
         co_await fake.wait_for_queries(1);
         // Several idle timeouts pass while the answer is awaited.
-        co_await flowstack::test::sleep_for(350ms);
+        co_await time.wait_for(350ms);
         EXPECT_FALSE(served.ready()) << "closed with a query pending";
         fake.release_held();
-        auto answer = co_await read_answer(client);
+        auto answer = co_await read_answer(client, time);
         EXPECT_TRUE(answer && answer->header.id == 9);
         // Then idle again: closed.
-        auto eof = co_await reads_eof(client);
+        auto eof = co_await reads_eof(client, time);
         EXPECT_TRUE(eof);
         co_await served.get();
         co_await client.close();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, tcp_max_queries_per_connection_stops_reading_until_an_answer_goes_out) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(test::hold_all());
-        resolver r(ex, one_server(fake), fake);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
         server_options options;
         options.max_queries_per_connection = 2;
-        server s(r, options);
+        server s(r, options, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
         background<bool> served(ex, serve(s, std::move(server_end)));
         for (std::uint16_t i = 1; i <= 3; ++i) {
@@ -670,26 +672,25 @@ TEST(server, tcp_max_queries_per_connection_stops_reading_until_an_answer_goes_o
         EXPECT_EQ(s.in_flight(), 2u);
 
         EXPECT_EQ(fake.release_held(), 2u);
-        auto a1 = co_await read_answer(client);
-        auto a2 = co_await read_answer(client);
+        auto a1 = co_await read_answer(client, time);
+        auto a2 = co_await read_answer(client, time);
         EXPECT_TRUE(a1 && a2);
         co_await fake.wait_for_queries(3);
         EXPECT_EQ(fake.release_held(), 1u);
-        auto a3 = co_await read_answer(client);
+        auto a3 = co_await read_answer(client, time);
         EXPECT_TRUE(a3 && a3->header.id == 3);
         co_await client.close();
         co_await served.get();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, tcp_eof_inside_a_frame_ends_the_connection_cleanly) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
         background<bool> served(ex, serve(s, std::move(server_end)));
         co_await send_query(client, make_query("www.example.com", rr_type::a, 5));
@@ -698,88 +699,85 @@ TEST(server, tcp_eof_inside_a_frame_ends_the_connection_cleanly) {
         partial.u16(30).raw({1, 2, 3, 4, 5});
         co_await client.write(raw(partial.out));
         co_await client.shutdown(shutdown_mode::write);
-        auto answer = co_await read_answer(client);
+        auto answer = co_await read_answer(client, time);
         EXPECT_TRUE(answer && answer->header.id == 5) << "the whole query before is answered";
-        auto eof = co_await reads_eof(client);
+        auto eof = co_await reads_eof(client, time);
         EXPECT_TRUE(eof);
         co_await served.get();
         co_await client.close();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, tcp_empty_frame_is_dropped_and_the_connection_goes_on) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
         background<bool> served(ex, serve(s, std::move(server_end)));
         test::bytes empty_frame(2, 0);
         co_await client.write(raw(empty_frame));
         co_await send_query(client, make_query("www.example.com", rr_type::a, 6));
-        auto answer = co_await read_answer(client);
+        auto answer = co_await read_answer(client, time);
         EXPECT_TRUE(answer && answer->header.id == 6);
         co_await client.shutdown(shutdown_mode::write);
-        auto eof = co_await reads_eof(client);
+        auto eof = co_await reads_eof(client, time);
         EXPECT_TRUE(eof) << "nothing was sent for the empty frame";
         co_await served.get();
         co_await client.close();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, tcp_huge_length_prefix_with_few_octets_then_eof_ends_the_connection) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
         background<bool> served(ex, serve(s, std::move(server_end)));
         test::wire_builder partial;
         partial.u16(0xffff).raw({0x12, 0x34, 0x01});
         co_await client.write(raw(partial.out));
         co_await client.shutdown(shutdown_mode::write);
-        auto eof = co_await reads_eof(client);
+        auto eof = co_await reads_eof(client, time);
         EXPECT_TRUE(eof);
         co_await served.get();
         EXPECT_EQ(fake.queries_received(), 0u);
         co_await client.close();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, tcp_connection_beyond_max_tcp_connections_is_closed_at_once) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
         server_options options;
         options.max_tcp_connections = 1;
-        server s(r, options);
+        server s(r, options, nullptr, fake.time());
         auto [client1, server1] = memory_pair(ex);
         background<bool> served1(ex, serve(s, std::move(server1)));
         // Served: the connection counts once it answered.
         co_await send_query(client1, make_query("www.example.com", rr_type::a, 1));
-        auto answer = co_await read_answer(client1);
+        auto answer = co_await read_answer(client1, time);
         EXPECT_TRUE(answer.has_value());
         EXPECT_FALSE(s.accepts_tcp());
 
         auto [client2, server2] = memory_pair(ex);
         co_await s.serve_tcp(std::move(server2), "192.0.2.10:1");
-        auto eof = co_await reads_eof(client2);
+        auto eof = co_await reads_eof(client2, time);
         EXPECT_TRUE(eof);
         auto text = r.metrics().prometheus(r.cache().stats());
         EXPECT_NE(text.find("reason=\"connection_limit\"} 1"), std::string::npos) << text;
 
         // The first connection is unaffected.
         co_await send_query(client1, make_query("www.example.com", rr_type::a, 2));
-        auto answer2 = co_await read_answer(client1);
+        auto answer2 = co_await read_answer(client1, time);
         EXPECT_TRUE(answer2 && answer2->header.id == 2);
         co_await client1.shutdown(shutdown_mode::write);
         co_await served1.get();
@@ -787,19 +785,18 @@ TEST(server, tcp_connection_beyond_max_tcp_connections_is_closed_at_once) {
         co_await client1.close();
         co_await client2.close();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, stop_closes_a_tcp_connection_once_its_pending_answers_are_written) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(test::hold_all());
-        resolver r(ex, one_server(fake), fake);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
         server_options options;
         options.tcp_idle_timeout = 60s;  // never what closes the connection here
-        server s(r, options);
+        server s(r, options, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
         background<bool> served(ex, serve(s, std::move(server_end)));
         co_await send_query(client, make_query("www.example.com", rr_type::a, 4));
@@ -809,38 +806,36 @@ TEST(server, stop_closes_a_tcp_connection_once_its_pending_answers_are_written) 
         co_await flowstack::test::yield(20);
         EXPECT_FALSE(served.ready()) << "closed before the pending answer was written";
         fake.release_held();
-        auto answer = co_await read_answer(client);
+        auto answer = co_await read_answer(client, time);
         EXPECT_TRUE(answer && answer->header.id == 4 && answer->full_rcode() == 0);
-        auto eof = co_await reads_eof(client);
+        auto eof = co_await reads_eof(client, time);
         EXPECT_TRUE(eof) << "not closed once the answer was written";
         co_await client.close();
         co_await served.get();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, stop_closes_an_idle_tcp_connection_at_once) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
         server_options options;
         options.tcp_idle_timeout = 60s;
-        server s(r, options);
+        server s(r, options, nullptr, fake.time());
         auto [client, server_end] = memory_pair(ex);
         background<bool> served(ex, serve(s, std::move(server_end)));
         co_await send_query(client, make_query("www.example.com", rr_type::a, 4));
-        auto answer = co_await read_answer(client);
+        auto answer = co_await read_answer(client, time);
         EXPECT_TRUE(answer.has_value());
         s.stop();
-        auto eof = co_await reads_eof(client);
+        auto eof = co_await reads_eof(client, time);
         EXPECT_TRUE(eof);
         co_await served.get();
         co_await client.close();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 // ---- serve_udp() -------------------------------------------------------------------------------
@@ -855,11 +850,11 @@ asio::ip::udp::endpoint client_endpoint(std::uint16_t port) {
 }
 
 TEST(server, udp_answers_several_clients_each_at_its_own_address) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         memory_listener listener(ex);
         background<bool> served(ex, serve_datagrams(s, listener));
         for (std::uint16_t i = 0; i < 5; ++i) {
@@ -883,51 +878,46 @@ TEST(server, udp_answers_several_clients_each_at_its_own_address) {
         listener.close();
         co_await served.get();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, udp_garbage_is_dropped_and_the_loop_goes_on) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
-        memory_listener listener(ex);
-        background<bool> served(ex, serve_datagrams(s, listener));
-        listener.deliver(buffer::of_string("garbage"), client_endpoint(1));
-        listener.deliver(to_wire(make_answer(make_query("www.example.com"))), client_endpoint(2));
-        listener.deliver_error(asio::error::connection_refused);  // an ICMP error
-        listener.deliver(to_wire(make_query("www.example.com", rr_type::a, 77)),
-                         client_endpoint(3));
-        const auto& sent = listener.sent();
-        std::function<bool()> any_sent = [&sent] { return !sent.empty(); };
-        co_await listener.wait_until(any_sent);
-        EXPECT_EQ(listener.received(), 4u);
-        EXPECT_EQ(sent.size(), 1u);
-        EXPECT_EQ(sent.front().to, client_endpoint(3));
-        auto answer = decode(sent.front().data);
-        EXPECT_TRUE(answer && answer->header.id == 77);
-        EXPECT_FALSE(served.ready());
-        listener.close();
-        co_await served.get();
-        auto text = r.metrics().prometheus(r.cache().stats());
-        EXPECT_NE(text.find("{transport=\"udp\",reason=\"malformed\"} 1"), std::string::npos)
-            << text;
-        EXPECT_NE(text.find("{transport=\"udp\",reason=\"not_a_query\"} 1"), std::string::npos)
-            << text;
-        co_await finish(r, fake);
-      },
-      test_limit);
+  flowstack::test::run_on_manual_clock([](asio::any_io_executor ex,
+                                          manual_clock& time) -> asio::awaitable<void> {
+    fake_upstream fake(ex, time);
+    resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+    server s(r, {}, nullptr, fake.time());
+    memory_listener listener(ex);
+    background<bool> served(ex, serve_datagrams(s, listener));
+    listener.deliver(buffer::of_string("garbage"), client_endpoint(1));
+    listener.deliver(to_wire(make_answer(make_query("www.example.com"))), client_endpoint(2));
+    listener.deliver_error(asio::error::connection_refused);  // an ICMP error
+    listener.deliver(to_wire(make_query("www.example.com", rr_type::a, 77)), client_endpoint(3));
+    const auto& sent = listener.sent();
+    std::function<bool()> any_sent = [&sent] { return !sent.empty(); };
+    co_await listener.wait_until(any_sent);
+    EXPECT_EQ(listener.received(), 4u);
+    EXPECT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent.front().to, client_endpoint(3));
+    auto answer = decode(sent.front().data);
+    EXPECT_TRUE(answer && answer->header.id == 77);
+    EXPECT_FALSE(served.ready());
+    listener.close();
+    co_await served.get();
+    auto text = r.metrics().prometheus(r.cache().stats());
+    EXPECT_NE(text.find("{transport=\"udp\",reason=\"malformed\"} 1"), std::string::npos) << text;
+    EXPECT_NE(text.find("{transport=\"udp\",reason=\"not_a_query\"} 1"), std::string::npos) << text;
+    co_await finish(r, fake);
+  });
 }
 
 TEST(server, udp_listener_close_ends_serve_udp_after_the_answers_in_flight_are_sent) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(test::hold_all());
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         memory_listener listener(ex);
         background<bool> served(ex, serve_datagrams(s, listener));
         listener.deliver(to_wire(make_query("a.example.com", rr_type::a, 1)), client_endpoint(1));
@@ -941,17 +931,16 @@ TEST(server, udp_listener_close_ends_serve_udp_after_the_answers_in_flight_are_s
         EXPECT_EQ(listener.sent().size(), 2u);
         EXPECT_EQ(s.in_flight(), 0u);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, udp_closing_one_listener_does_not_wait_for_anothers_answers) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(test::hold_all());
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         memory_listener v4(ex);
         memory_listener v6(ex);
         background<bool> served_v4(ex, serve_datagrams(s, v4));
@@ -966,17 +955,16 @@ TEST(server, udp_closing_one_listener_does_not_wait_for_anothers_answers) {
         co_await served_v6.get();
         EXPECT_EQ(v6.sent().size(), 1u);
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
 }
 
 TEST(server, udp_after_stop_new_queries_are_refused_and_those_in_flight_answered) {
-  flowstack::test::run(
-      [](asio::any_io_executor ex) -> asio::awaitable<void> {
-        fake_upstream fake(ex);
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
         fake.set_behaviour(test::hold_all());
-        resolver r(ex, one_server(fake), fake);
-        server s(r);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
         memory_listener listener(ex);
         background<bool> served(ex, serve_datagrams(s, listener));
         listener.deliver(to_wire(make_query("a.example.com", rr_type::a, 1)), client_endpoint(1));
@@ -1000,8 +988,52 @@ TEST(server, udp_after_stop_new_queries_are_refused_and_those_in_flight_answered
         EXPECT_EQ(sent.back().to, client_endpoint(1));
         listener.close();
         co_await finish(r, fake);
-      },
-      test_limit);
+      });
+}
+
+asio::awaitable<bool> drain(server& s) {
+  co_await s.drain();
+  co_return true;
+}
+
+TEST(server, drain_returns_once_the_answers_in_flight_have_gone_out) {
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        fake.set_behaviour(test::hold_all());
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
+        memory_listener listener(ex);
+        background<bool> served(ex, serve_datagrams(s, listener));
+        listener.deliver(to_wire(make_query("a.example.com", rr_type::a, 1)), client_endpoint(1));
+        co_await fake.wait_for_queries(1);
+        s.stop();
+        const auto stopped = time.now();
+        background<bool> drained(ex, drain(s));
+        co_await flowstack::test::yield(20);
+        EXPECT_FALSE(drained.ready()) << "drained with an answer in flight";
+        fake.release_held();
+        co_await drained.get();
+        EXPECT_EQ(listener.sent().size(), 1u) << "the answer had not gone out";
+        EXPECT_EQ(time.now(), stopped) << "the drain waited for time to pass, not for the answer";
+        listener.close();
+        co_await served.get();
+        co_await finish(r, fake);
+      });
+}
+
+TEST(server, drain_with_nothing_in_flight_returns_at_once) {
+  flowstack::test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        fake_upstream fake(ex, time);
+        resolver r(ex, one_server(fake), fake, {}, {}, fake.time());
+        server s(r, {}, nullptr, fake.time());
+        s.stop();
+        const auto stopped = time.now();
+        co_await s.drain();
+        EXPECT_EQ(time.now(), stopped);
+        co_await finish(r, fake);
+      });
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Behaviours that need a peer that does not answer or goes away: built in network namespaces
-// and veth pairs the tests make themselves (tests/socket/netns.hpp).
-#include "netns.hpp"
+// and veth pairs the tests make themselves (tests/support/netns.hpp).
+#include "support/netns.hpp"
 
 #include <flowstack/socket/tcp.hpp>
 

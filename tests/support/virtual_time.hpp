@@ -62,4 +62,12 @@ auto run_virtual(manual_clock& time, MakeAwaitable make,
       });
 }
 
+// The same on a fresh manual clock that it hands to `make(executor, clock)`, for tests that need
+// no other clock than that one.
+template <typename MakeAwaitable>
+auto run_on_manual_clock(MakeAwaitable make) {
+  manual_clock time;
+  return run_virtual(time, [&make, &time](asio::any_io_executor ex) { return make(ex, time); });
+}
+
 }  // namespace flowstack::test

@@ -5,7 +5,8 @@
 // capped by its MINIMUM (RFC 2308 §5); answers without a usable TTL (SERVFAIL, truncated, no SOA in
 // a negative answer) are not kept. TTLs are clamped to [min_ttl, max_ttl] and count down: a hit
 // returns every record's TTL reduced by the time spent in the cache. Bounded in entries and in
-// bytes, evicting the least recently used. The clock is passed in, so tests need no sleeps.
+// bytes, evicting the least recently used. Time is passed in (the resolver reads it from its
+// clock), so tests need no sleeps.
 #pragma once
 
 #include <flowstack/dns/message.hpp>
@@ -38,6 +39,7 @@ struct cache_stats {
 
 class cache {
  public:
+  // Time points of flowstack::clock (core/clock.hpp), without the awaitables of that header.
   using clock = std::chrono::steady_clock;
 
   explicit cache(cache_options options = {});

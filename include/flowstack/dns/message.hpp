@@ -216,6 +216,12 @@ struct message {
   friend bool operator==(const message&, const message&) = default;
 };
 
+// The start of an answer made here rather than by an upstream: the query's id, opcode, RD, CD and
+// question, QR and RA set, AA, AD and TC clear, `code` as the response code, and an empty OPT
+// record when the query had one (RFC 6891 §7). AD is clear because nothing made here was
+// validated (RFC 4035 §3.2.3).
+message response_to(const message& query, rcode code = rcode::noerror);
+
 struct encode_options {
   // The largest message to produce: 512 for UDP without EDNS, the client's payload size with
   // it, 65535 over TCP.

@@ -2,6 +2,7 @@
 // ring buffer of the last queries. Single-threaded, like the forwarder: no locks.
 #pragma once
 
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/flow.hpp>
 #include <flowstack/dns/cache.hpp>
 #include <flowstack/dns/config.hpp>
@@ -87,10 +88,12 @@ class query_log {
 asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::string()> render);
 
 struct metrics_http_options {
-  std::chrono::steady_clock::duration read_timeout = std::chrono::seconds(10);   // per request head
-  std::chrono::steady_clock::duration write_timeout = std::chrono::seconds(10);  // per response
+  clock::duration read_timeout = std::chrono::seconds(10);   // per request head
+  clock::duration write_timeout = std::chrono::seconds(10);  // per response
 };
+// The timeouts run on `time`.
 asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::string()> render,
-                                         metrics_http_options options);
+                                         metrics_http_options options,
+                                         clock& time = clock::steady());
 
 }  // namespace flowstack::dns

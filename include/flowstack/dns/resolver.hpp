@@ -20,8 +20,13 @@
 //
 // The answer is the upstream's message as received — authority, additional and OPT sections
 // kept — with only the id restored.
+//
+// Every timeout and resend, the latencies counted and the cache's TTLs run on the clock given
+// to the constructor (the steady clock unless a test gives its manual one); it must outlive the
+// resolver and the closing of the servers that reconfigure() removed.
 #pragma once
 
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/error.hpp>
 #include <flowstack/dns/cache.hpp>
 #include <flowstack/dns/config.hpp>
@@ -64,7 +69,7 @@ struct resolver_options {
 class resolver {
  public:
   resolver(asio::any_io_executor executor, config c, upstream_transport& transport,
-           resolver_options options = {}, dns::hosts hosts = {});
+           resolver_options options = {}, dns::hosts hosts = {}, clock& time = clock::steady());
   ~resolver();
   resolver(const resolver&) = delete;
   resolver& operator=(const resolver&) = delete;

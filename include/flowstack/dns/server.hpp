@@ -14,6 +14,7 @@
 // upstream fails the client gets SERVFAIL, or nothing when `servfail_on_failure` is false.
 #pragma once
 
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/flow.hpp>
 #include <flowstack/dns/message.hpp>
 #include <flowstack/dns/metrics.hpp>
@@ -41,7 +42,9 @@ struct server_options {
 
 class server {
  public:
-  server(dns::resolver& resolver, server_options options = {}, query_log* log = nullptr);
+  // The idle timeouts and the latencies counted run on `time`, which must outlive the server.
+  server(dns::resolver& resolver, server_options options = {}, query_log* log = nullptr,
+         clock& time = clock::steady());
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -59,6 +62,10 @@ class server {
 
   // Stops taking queries; queries in flight still get their answers.
   void stop();
+
+  // Waits until every query taken has its answer handed to its listener or connection (or
+  // given up), e.g. after stop() before closing the listeners. Cancellable (with_timeout).
+  asio::awaitable<void> drain();
 
   std::size_t in_flight() const noexcept;
 

@@ -18,10 +18,15 @@
 // At most `max_in_flight` queries wait on one upstream; more wait for a turn (back-pressure),
 // as long as their caller lets them.
 //
+// The resends and the idle timeout run on the clock given to make_upstream (a test's manual
+// clock makes them happen when the test says).
+//
 // Lifetime: await close() before destroying an upstream; close() returns once every query()
-// call has left and every connection task has ended. The transport must outlive the upstream.
+// call has left and every connection task has ended. The transport must outlive the upstream,
+// and the clock every connection task too (without close() they end on their own, later).
 #pragma once
 
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/error.hpp>
 #include <flowstack/dns/config.hpp>
 #include <flowstack/dns/message.hpp>
@@ -63,6 +68,7 @@ class upstream {
 
 std::unique_ptr<upstream> make_upstream(asio::any_io_executor executor, upstream_protocol protocol,
                                         server_address server, upstream_transport& transport,
-                                        upstream_options options = {});
+                                        upstream_options options = {},
+                                        clock& time = clock::steady());
 
 }  // namespace flowstack::dns

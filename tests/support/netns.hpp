@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <string>
 
-namespace flowstack::socket::test {
+namespace flowstack::test {
 
 class network_namespace {
  public:
@@ -72,4 +72,4 @@ class network_namespace {
   bool created_ = false;
 };
 
-}  // namespace flowstack::socket::test
+}  // namespace flowstack::test
