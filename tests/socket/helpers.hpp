@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <cstdint>
 #include <cstring>

@@ -2,9 +2,7 @@
 #pragma once
 
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
@@ -30,12 +28,6 @@ template <typename Done>
 asio::awaitable<bool> yield_until(Done done, int turns = 1000) {
   for (int i = 0; i < turns && !done(); ++i) co_await yield();
   co_return done();
-}
-
-inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer timer(ex, d);
-  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 
 // An operation started now and running beside the test coroutine, whose result is collected
