@@ -1,9 +1,5 @@
 #include <flowstack/core/memory_flow.hpp>
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
-
 #include <algorithm>
 #include <deque>
 
@@ -24,7 +20,9 @@ struct memory_flow::direction {
 
 memory_flow::memory_flow(asio::any_io_executor executor, std::shared_ptr<direction> in,
                          std::shared_ptr<direction> out, std::string name)
-    : flow_impl(std::move(executor)), in_(std::move(in)), out_(std::move(out)),
+    : flow_impl(std::move(executor)),
+      in_(std::move(in)),
+      out_(std::move(out)),
       name_(std::move(name)) {}
 
 memory_flow::~memory_flow() {
@@ -65,9 +63,8 @@ asio::awaitable<read_result> memory_flow::do_read() {
   if (in_->reader_gone || in_->queued.empty()) co_return data_or_eof::eof();
 
   if (delay_ != decltype(delay_){}) {
-    asio::steady_timer timer(get_executor(), delay_);
-    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (ec) co_return fail(flow_errc::cancelled);
+    bool due = co_await delay_clock_->wait_for(delay_);
+    if (!due) co_return fail(flow_errc::cancelled);
     if (terminated_) co_return fail(flow_errc::closed);
   }
 

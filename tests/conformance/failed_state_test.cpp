@@ -11,6 +11,7 @@
 #include "support/faults.hpp"
 #include "support/record_flow.hpp"
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 
 namespace flowstack {
 namespace {
@@ -76,7 +77,8 @@ TEST(failed_state, a_write_error_fails_later_reads_with_the_same_error) {
 }
 
 TEST(failed_state, shutdown_of_a_failed_flow_is_a_no_op) {
-  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [a, b] = memory_pair(ex);
     faults(a).fail_next_write(reset);
     auto w = co_await write_string(a, "x");
@@ -87,7 +89,7 @@ TEST(failed_state, shutdown_of_a_failed_flow_is_a_no_op) {
     EXPECT_EQ(error_of(r), reset);
     auto w2 = co_await write_string(a, "x");
     EXPECT_EQ(error_of(w2), reset);
-    auto peer = co_await with_timeout(b.read(), 20ms);
+    auto peer = co_await with_timeout(b.read(), 20ms, time);
     EXPECT_EQ(error_of(peer), flow_errc::timeout);
   });
 }
@@ -109,9 +111,10 @@ TEST(failed_state, close_of_a_failed_flow_closes_it) {
 }
 
 TEST(failed_state, a_cancelled_read_does_not_fail_the_flow) {
-  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [a, b] = memory_pair(ex);
-    auto timed_out = co_await with_timeout(b.read(), 10ms);
+    auto timed_out = co_await with_timeout(b.read(), 10ms, time);
     EXPECT_EQ(error_of(timed_out), flow_errc::timeout);
     auto w = co_await write_string(b, "still open");
     EXPECT_TRUE(w);

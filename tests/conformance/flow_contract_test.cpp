@@ -14,6 +14,7 @@
 #include "support/async.hpp"
 #include "support/record_flow.hpp"
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 
 namespace flowstack::conformance {
 namespace {
@@ -39,6 +40,20 @@ asio::awaitable<void> on_pair(asio::any_io_executor ex, Body body) {
 template <typename Kind, typename Body>
 void run_on_pair(Body body) {
   test::run([body](asio::any_io_executor ex) { return on_pair<Kind>(ex, body); }, 30s);
+}
+
+// The same for the cells about time: `body(executor, a, b, time)` runs with a manual clock that
+// jumps to the next deadline whenever nothing else can run (support/virtual_time.hpp), so a
+// timeout falls due only once the transport has nothing left to do, in no wall time.
+template <typename Kind, typename Body>
+void run_on_pair_in_virtual_time(Body body) {
+  manual_clock time;
+  auto with_time = [body, &time](asio::any_io_executor ex, flow& a, flow& b) {
+    return body(ex, a, b, time);
+  };
+  test::run_virtual(
+      time, [with_time](asio::any_io_executor ex) { return on_pair<Kind>(ex, with_time); },
+      std::chrono::hours(24), 30s);
 }
 
 // The same with both ends wrapped in a record_flow, for the layering rules.
@@ -248,14 +263,15 @@ TYPED_TEST(flow_contract, second_concurrent_read_fails_at_once_with_read_in_prog
 }
 
 TYPED_TEST(flow_contract, a_read_cancelled_by_a_timeout_leaves_the_flow_usable) {
-  run_on_pair<TypeParam>([](asio::any_io_executor, flow& a, flow& b) -> asio::awaitable<void> {
-    auto timed_out = co_await with_timeout(b.read(), 50ms);
-    EXPECT_EQ(error_of(timed_out), flow_errc::timeout);
-    auto w = co_await write_string(a, "later");
-    EXPECT_TRUE(w);
-    auto got = co_await read_string(b, 5);
-    EXPECT_EQ(got.value_or("<error>"), "later");
-  });
+  run_on_pair_in_virtual_time<TypeParam>(
+      [](asio::any_io_executor, flow& a, flow& b, clock& time) -> asio::awaitable<void> {
+        auto timed_out = co_await with_timeout(b.read(), 50ms, time);
+        EXPECT_EQ(error_of(timed_out), flow_errc::timeout);
+        auto w = co_await write_string(a, "later");
+        EXPECT_TRUE(w);
+        auto got = co_await read_string(b, 5);
+        EXPECT_EQ(got.value_or("<error>"), "later");
+      });
 }
 
 // ---- open: write / writev ----------------------------------------------------------------------
@@ -388,7 +404,11 @@ TYPED_TEST(flow_contract, shutdown_is_idempotent_and_never_fails) {
 TYPED_TEST(flow_contract, shutdown_after_the_peer_closed_does_not_fail) {
   run_on_pair<TypeParam>([](asio::any_io_executor, flow& a, flow& b) -> asio::awaitable<void> {
     co_await b.close();
-    co_await test::sleep_for(10ms);
+    // Wait for the close to reach `a` (a FIN, a close_notify, a ring's closed flag): the read
+    // that says eof is that event, for every kind. So `a` is read-closed by a closed peer, and
+    // its shutdown still sends (a FIN, a close_notify) to a peer that is gone.
+    auto seen = co_await a.read();
+    EXPECT_EQ(describe(seen), "<eof>");
     co_await a.shutdown(shutdown_mode::read_write);
     auto r = co_await a.read();
     EXPECT_EQ(describe(r), "<eof>");
@@ -601,7 +621,9 @@ TYPED_TEST(flow_contract, close_while_a_write_is_pending_ends_that_write_closed)
   run_on_pair<TypeParam>([](asio::any_io_executor ex, flow& a, flow&) -> asio::awaitable<void> {
     // More than any transport buffers while nobody reads, so the write is still pending.
     background<write_result> pending(ex, a.write(buffer::create(32 << 20)));
-    co_await test::sleep_for(20ms);
+    // Let the write start and fill what the transport buffers: it then waits for a reader that
+    // never comes, so it is pending whenever the test looks, however long it waited.
+    co_await test::yield(3);
     EXPECT_FALSE(pending.ready());
     co_await a.close();
     auto w = co_await pending.get();

@@ -8,6 +8,7 @@
 #include "support/async.hpp"
 #include "support/faults.hpp"
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 
 namespace flowstack {
 namespace {
@@ -218,19 +219,26 @@ TEST(read_exactly, zero_bytes_is_an_invalid_argument) {
 }
 
 // ---- with_timeout ------------------------------------------------------------------------------
+//
+// On a manual clock (tests/support/virtual_time.hpp): a timeout falls due only when nothing else
+// can run, so each test takes no wall time and runs the same way every time.
 
 TEST(with_timeout, times_out_a_read_that_never_completes) {
-  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  auto start = time.now();
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [a, b] = memory_pair(ex);
-    auto r = co_await with_timeout(b.read(), 20ms);
+    auto r = co_await with_timeout(b.read(), 20ms, time);
     EXPECT_EQ(error_of(r), flow_errc::timeout);
   });
+  EXPECT_EQ(time.now() - start, 20ms);
 }
 
 TEST(with_timeout, after_a_timeout_the_flow_serves_a_later_read) {
-  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [a, b] = memory_pair(ex);
-    auto timed_out = co_await with_timeout(b.read(), 20ms);
+    auto timed_out = co_await with_timeout(b.read(), 20ms, time);
     EXPECT_EQ(error_of(timed_out), flow_errc::timeout);
     auto w = co_await write_string(a, "late");
     EXPECT_TRUE(w);
@@ -240,20 +248,25 @@ TEST(with_timeout, after_a_timeout_the_flow_serves_a_later_read) {
 }
 
 TEST(with_timeout, passes_through_a_result_that_finishes_in_time) {
-  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  auto start = time.now();
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [a, b] = memory_pair(ex);
     auto w = co_await write_string(a, "in time");
     EXPECT_TRUE(w);
-    auto r = co_await with_timeout(b.read(), 10s);
+    auto r = co_await with_timeout(b.read(), 10s, time);
     EXPECT_EQ(describe(r), "in time");
   });
+  EXPECT_EQ(time.now(), start);
+  EXPECT_EQ(time.waiters(), 0u) << "the timeout's wait ends with the operation";
 }
 
 TEST(with_timeout, keeps_the_operations_own_error) {
-  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [a, b] = memory_pair(ex);
     co_await b.close();
-    auto r = co_await with_timeout(b.read(), 10s);
+    auto r = co_await with_timeout(b.read(), 10s, time);
     EXPECT_EQ(error_of(r), flow_errc::closed);
   });
 }
@@ -263,26 +276,43 @@ asio::awaitable<int> forty_two() {
 }
 
 TEST(with_timeout, wraps_a_plain_value_in_a_result) {
-  test::run([](asio::any_io_executor) -> asio::awaitable<void> {
-    result<int> r = co_await with_timeout(forty_two(), 10s);
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor) -> asio::awaitable<void> {
+    result<int> r = co_await with_timeout(forty_two(), 10s, time);
     EXPECT_EQ(r.value_or(0), 42);
   });
 }
 
-asio::awaitable<void> nap(std::chrono::milliseconds d) {
-  co_await test::sleep_for(d);
+// An operation with no result that takes `d` of the clock's time.
+asio::awaitable<void> nap(clock& time, clock::duration d) {
+  co_await time.wait_for(d);
 }
 
 TEST(with_timeout, works_with_an_awaitable_void_that_finishes) {
-  test::run([](asio::any_io_executor) -> asio::awaitable<void> {
-    result<void> r = co_await with_timeout(nap(1ms), 10s);
+  manual_clock time;
+  auto start = time.now();
+  test::run_virtual(time, [&time](asio::any_io_executor) -> asio::awaitable<void> {
+    result<void> r = co_await with_timeout(nap(time, 1ms), 10s, time);
     EXPECT_TRUE(r);
   });
+  EXPECT_EQ(time.now() - start, 1ms);
 }
 
 TEST(with_timeout, times_out_an_awaitable_void) {
+  manual_clock time;
+  auto start = time.now();
+  test::run_virtual(time, [&time](asio::any_io_executor) -> asio::awaitable<void> {
+    result<void> r = co_await with_timeout(nap(time, 10s), 20ms, time);
+    EXPECT_EQ(error_of(r), flow_errc::timeout);
+  });
+  EXPECT_EQ(time.now() - start, 20ms);
+}
+
+TEST(with_timeout, runs_on_the_steady_clock_by_default) {
+  // A timeout already due on the steady clock wins against a wait of an hour on it, at once: the
+  // steady clock's timers fire, and its waits end when cancelled.
   test::run([](asio::any_io_executor) -> asio::awaitable<void> {
-    result<void> r = co_await with_timeout(nap(10s), 20ms);
+    result<void> r = co_await with_timeout(nap(clock::steady(), 1h), 0s);
     EXPECT_EQ(error_of(r), flow_errc::timeout);
   });
 }

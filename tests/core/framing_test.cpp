@@ -4,6 +4,7 @@
 #include <flowstack/core/memory_flow.hpp>
 
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 
 namespace flowstack {
 namespace {
@@ -81,15 +82,20 @@ asio::awaitable<void> cut_frame_is_unexpected_eof(asio::any_io_executor ex) {
   co_await b.close();
 }
 
-TEST(framing, eof_inside_a_frame_is_unexpected_eof) { test::run(cut_frame_is_unexpected_eof); }
+TEST(framing, eof_inside_a_frame_is_unexpected_eof) {
+  test::run(cut_frame_is_unexpected_eof);
+}
 
-asio::awaitable<void> timed_out_read_loses_no_octet(asio::any_io_executor ex) {
+asio::awaitable<void> timed_out_read_loses_no_octet(asio::any_io_executor ex, clock& time) {
   using namespace std::chrono_literals;
   auto [a, b] = memory_pair(ex);
   // The length and half the body arrive; the reader gives up before the rest.
-  auto w = co_await a.write(buffer::of_string(std::string("\0\x06" "abc", 5)));
+  auto w =
+      co_await a.write(buffer::of_string(std::string("\0\x06"
+                                                     "abc",
+                                                     5)));
   EXPECT_TRUE(w);
-  auto r = co_await with_timeout(read_frame(b, length_prefix::be16, 64), 10ms);
+  auto r = co_await with_timeout(read_frame(b, length_prefix::be16, 64), 10ms, time);
   CO_ASSERT_TRUE(!r);
   EXPECT_EQ(r.error(), flow_errc::timeout);
   auto rest = co_await a.write(buffer::of_string("def"));
@@ -102,7 +108,9 @@ asio::awaitable<void> timed_out_read_loses_no_octet(asio::any_io_executor ex) {
 }
 
 TEST(framing, read_cancelled_inside_a_frame_puts_its_octets_back) {
-  test::run(timed_out_read_loses_no_octet);
+  manual_clock time;
+  test::run_virtual(
+      time, [&time](asio::any_io_executor ex) { return timed_out_read_loses_no_octet(ex, time); });
 }
 
 TEST(framing, frame_longer_than_the_prefix_can_say_is_not_written) {

@@ -9,6 +9,7 @@
 #include "support/async.hpp"
 #include "support/faults.hpp"
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 
 namespace flowstack {
 namespace {
@@ -165,16 +166,19 @@ TEST(memory_pair, cut_reads_keep_every_byte_in_order) {
 }
 
 TEST(memory_pair, delay_reads_holds_back_data_that_is_already_there) {
-  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  auto start = time.now();
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [a, b] = memory_pair(ex);
-    faults(b).delay_reads(300ms);
+    faults(b).delay_reads(300ms, time);
     auto w = co_await write_string(a, "slow");
     EXPECT_TRUE(w);
-    auto early = co_await with_timeout(b.read(), 20ms);
+    auto early = co_await with_timeout(b.read(), 20ms, time);
     EXPECT_EQ(error_of(early), flow_errc::timeout);
     auto r = co_await b.read();
     EXPECT_EQ(describe(r), "slow");
   });
+  EXPECT_EQ(time.now() - start, 20ms + 300ms);
 }
 
 TEST(memory_pair, close_gives_the_peer_the_queued_data_then_eof) {

@@ -6,6 +6,7 @@
 
 #include "helpers.hpp"
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 
 namespace flowstack::socket {
 namespace {
@@ -141,7 +142,9 @@ TEST(tcp, read_buffer_is_sized_to_what_arrived) {
   auto size = run([](asio::any_io_executor ex) -> asio::awaitable<std::size_t> {
     auto l = must_listen(ex, loopback_v4(), say_and_return_handler("ten bytes!"));
     auto f = co_await must_connect(loopback_v4(l.local_port()));
-    co_await sleep_for(50ms);  // let all ten bytes arrive (and the FIN after them)
+    // All ten bytes have arrived, and the FIN after them: the read may take as much as it likes.
+    bool finished = co_await peer_finished(f);
+    EXPECT_TRUE(finished);
     auto r = co_await f.read();
     co_await f.close();
     co_return r && !r->is_eof() ? r->data().size() : 0;
@@ -156,7 +159,9 @@ TEST(tcp, no_read_returns_more_than_read_buffer_size) {
     auto r = co_await connect(loopback_v4(l.local_port()), std::size_t{64});
     EXPECT_TRUE(r);
     if (!r) co_return;
-    co_await sleep_for(50ms);
+    // All 1000 bytes are queued (the FIN came after them), so only the limit keeps reads small.
+    bool finished = co_await peer_finished(*r);
+    EXPECT_TRUE(finished);
     std::size_t total = 0;
     for (;;) {
       auto got = co_await r->read();
@@ -195,7 +200,7 @@ TEST(tcp, shutdown_read_wakes_a_pending_read_with_eof) {
     auto l = must_listen(ex, loopback_v4(), echo_handler());
     auto f = co_await must_connect(loopback_v4(l.local_port()));
     background<read_result> pending(ex, read_of(f));
-    co_await sleep_for(20ms);
+    co_await yield(3);  // the read has started; nothing will come for it
     EXPECT_FALSE(pending.ready());
     co_await f.shutdown(shutdown_mode::read);
     auto r = co_await pending.get();
@@ -210,7 +215,8 @@ TEST(tcp, close_ends_a_pending_read_with_closed) {
     auto l = must_listen(ex, loopback_v4(), echo_handler());
     auto f = co_await must_connect(loopback_v4(l.local_port()));
     background<read_result> pending(ex, read_of(f));
-    co_await sleep_for(20ms);
+    co_await yield(3);  // the read has started; nothing will come for it
+    EXPECT_FALSE(pending.ready());
     co_await f.close();
     auto r = co_await pending.get();
     co_return error_of(r);
@@ -278,10 +284,12 @@ TEST(tcp, options_set_nodelay_and_keepalive_on_connected_flows) {
 }
 
 TEST(tcp, a_read_cut_short_by_with_timeout_leaves_the_flow_usable) {
-  auto got = run([](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+  // On a manual clock: the timeout falls due once nothing else can run, in no wall time.
+  manual_clock time;
+  auto got = run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<std::string> {
     auto l = must_listen(ex, loopback_v4(), echo_handler());
     auto f = co_await must_connect(loopback_v4(l.local_port()));
-    auto early = co_await with_timeout(read_of(f), 20ms);
+    auto early = co_await with_timeout(read_of(f), 20ms, time);
     EXPECT_EQ(error_of(early), flow_errc::timeout);
     auto w = co_await write_string(f, "later");
     EXPECT_TRUE(w);
@@ -298,7 +306,9 @@ TEST(tcp, a_zero_read_buffer_size_means_the_default) {
     auto r = co_await connect(loopback_v4(l.local_port()), std::size_t{0});
     EXPECT_TRUE(r);
     if (!r) co_return 0;
-    co_await sleep_for(50ms);
+    // All 13 bytes are queued (the FIN came after them): one read of the default size takes them.
+    bool finished = co_await peer_finished(*r);
+    EXPECT_TRUE(finished);
     auto got = co_await r->read();
     co_await r->close();
     co_return got && !got->is_eof() ? got->data().size() : 0;

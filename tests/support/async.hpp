@@ -2,9 +2,7 @@
 #pragma once
 
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
@@ -23,10 +21,13 @@ inline asio::awaitable<void> yield(int times = 1) {
   for (int i = 0; i < times; ++i) co_await asio::post(ex, asio::use_awaitable);
 }
 
-inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer timer(ex, d);
-  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+// Lets the event loop run until `done()` holds, for at most `turns` turns; whether it holds. For
+// what only this process's coroutines have left to do (a released handler returns, a listener
+// closes its flow), never for the kernel or for time to pass.
+template <typename Done>
+asio::awaitable<bool> yield_until(Done done, int turns = 1000) {
+  for (int i = 0; i < turns && !done(); ++i) co_await yield();
+  co_return done();
 }
 
 // An operation started now and running beside the test coroutine, whose result is collected

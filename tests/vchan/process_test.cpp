@@ -33,10 +33,19 @@ using namespace asio::experimental::awaitable_operators;
 using test::vchan_runtime_dir;
 
 // Runs `body(executor)` to completion in a child process; its int result is the exit status.
+//
+// A test starts the child once the child's peer is there (the parent's vchan entry is bound, or
+// the listening socket the child serves on is made and inherited as `keep`), so the child never
+// waits for it. The child closes every other descriptor it inherited: it must hold none of the
+// test process's (its listener, its sockets, its io_context's epoll instance) open.
 template <typename Body>
-pid_t spawn_child(Body body) {
+pid_t spawn_child(Body body, int keep = -1) {
+  std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid != 0) return pid;
+  for (int fd = 3; fd < 1024; ++fd) {
+    if (fd != keep) ::close(fd);
+  }
   int code = 90;
   {
     asio::io_context io;
@@ -65,20 +74,9 @@ port unique_port() {
   return port("proc" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
 }
 
-// The child may start before the parent's server is there: it retries for a while.
-asio::awaitable<result<flow>> connect_retrying(asio::any_io_executor ex, options opts, port p) {
-  for (int attempt = 0; attempt < 500; ++attempt) {
-    auto c = co_await client(ex, 0, p, opts);
-    if (c || c.error() != vchan_errc::no_server) co_return c;
-    asio::steady_timer pause(ex, 10ms);
-    co_await pause.async_wait(asio::use_awaitable);
-  }
-  co_return fail(vchan_errc::no_server);
-}
-
 // Child: echoes everything back until eof, then shuts down and closes.
 asio::awaitable<int> echo_child(asio::any_io_executor ex, options opts, port p) {
-  auto c = co_await connect_retrying(ex, opts, p);
+  auto c = co_await client(ex, 0, p, opts);
   if (!c) co_return 1;
   for (;;) {
     auto r = co_await c->read();
@@ -153,15 +151,16 @@ TEST_P(vchan_two_processes, echo_through_a_child_arrives_byte_exact) {
   auto opts = dir.options();
   auto p = unique_port();
   auto before = test::resources();
-  pid_t child =
-      spawn_child([opts, p](asio::any_io_executor ex) { return echo_child(ex, opts, p); });
+  pid_t child = -1;
   auto sizes = GetParam();
   std::size_t largest = std::max(sizes.server_read, sizes.server_write);
   std::size_t total =
       std::min<std::size_t>(std::max<std::size_t>(200 * 1024, 2 * largest + 17), 3 << 20);
   auto sent = pattern(total, 3);
   test::run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
-    auto s = co_await server(ex, 0, p, sizes.server_read, sizes.server_write, opts);
+    auto offered = server(ex, 0, p, sizes.server_read, sizes.server_write, opts);
+    child = spawn_child([opts, p](asio::any_io_executor ex) { return echo_child(ex, opts, p); });
+    auto s = co_await std::move(offered);
     EXPECT_TRUE(s);
     if (!s) co_return;
     auto [w, got] = co_await (write_in_chunks(*s, sent, 5, false) && read_to_eof(*s, 6, false));
@@ -186,7 +185,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Child: writes `size` pattern bytes in random chunks with random pauses over small rings.
 asio::awaitable<int> sleepy_writer_child(asio::any_io_executor ex, options opts, port p) {
-  auto c = co_await connect_retrying(ex, opts, p);
+  auto c = co_await client(ex, 0, p, opts);
   if (!c) co_return 1;
   auto w = co_await write_in_chunks(*c, pattern(256 * 1024, 9), 10, true);
   if (!w) co_return 2;
@@ -200,10 +199,12 @@ TEST(vchan_two_processes_timing, random_pauses_on_both_sides_lose_and_change_no_
   vchan_runtime_dir dir;
   auto opts = dir.options();
   auto p = unique_port();
-  pid_t child =
-      spawn_child([opts, p](asio::any_io_executor ex) { return sleepy_writer_child(ex, opts, p); });
+  pid_t child = -1;
   test::run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
-    auto s = co_await server(ex, 0, p, 2048, 1024, opts);
+    auto offered = server(ex, 0, p, 2048, 1024, opts);
+    child = spawn_child(
+        [opts, p](asio::any_io_executor ex) { return sleepy_writer_child(ex, opts, p); });
+    auto s = co_await std::move(offered);
     EXPECT_TRUE(s);
     if (!s) co_return;
     auto got = co_await read_to_eof(*s, 11, true);
@@ -216,7 +217,7 @@ TEST(vchan_two_processes_timing, random_pauses_on_both_sides_lose_and_change_no_
 
 // Child: connects, writes a few bytes, then waits to be killed.
 asio::awaitable<int> doomed_child(asio::any_io_executor ex, options opts, port p) {
-  auto c = co_await connect_retrying(ex, opts, p);
+  auto c = co_await client(ex, 0, p, opts);
   if (!c) co_return 1;
   auto w = co_await c->write(buffer::of_string("last words"));
   if (!w) co_return 2;
@@ -230,10 +231,11 @@ TEST(vchan_two_processes_peer_loss, killed_peer_is_seen_as_eof_after_its_bytes) 
   auto opts = dir.options();
   auto p = unique_port();
   auto before = test::resources();
-  pid_t child =
-      spawn_child([opts, p](asio::any_io_executor ex) { return doomed_child(ex, opts, p); });
+  pid_t child = -1;
   test::run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
-    auto s = co_await server(ex, 0, p, 4096, 4096, opts);
+    auto offered = server(ex, 0, p, 4096, 4096, opts);
+    child = spawn_child([opts, p](asio::any_io_executor ex) { return doomed_child(ex, opts, p); });
+    auto s = co_await std::move(offered);
     EXPECT_TRUE(s);
     if (!s) co_return;
     auto first = co_await s->read();
@@ -255,10 +257,11 @@ TEST(vchan_two_processes_peer_loss,
   vchan_runtime_dir dir;
   auto opts = dir.options();
   auto p = unique_port();
-  pid_t child =
-      spawn_child([opts, p](asio::any_io_executor ex) { return doomed_child(ex, opts, p); });
+  pid_t child = -1;
   test::run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
-    auto s = co_await server(ex, 0, p, 4096, 4096, opts);
+    auto offered = server(ex, 0, p, 4096, 4096, opts);
+    child = spawn_child([opts, p](asio::any_io_executor ex) { return doomed_child(ex, opts, p); });
+    auto s = co_await std::move(offered);
     EXPECT_TRUE(s);
     if (!s) co_return;
     auto first = co_await s->read();
@@ -279,16 +282,26 @@ struct misbehaviour {
   bool never_send = false;           // takes the hello and never answers
 };
 
-// A hostile server: it takes the rendezvous entry by hand and runs the rendezvous as `bad`
-// says, then waits for the client to hang up.
-int hostile_server(const std::string& path, misbehaviour bad) {
-  int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+// The rendezvous entry at `path`, taken by hand: a listening Unix socket, or -1.
+int listen_at(const std::string& path) {
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::strcpy(address.sun_path, path.c_str());
-  if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 1;
-  ::listen(listener, 1);
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listener, 1) != 0) {
+    ::close(listener);
+    return -1;
+  }
+  return listener;
+}
+
+// A hostile server on the entry `listener` (at `path`): it runs the rendezvous as `bad` says,
+// then waits for the client to hang up.
+int hostile_server(int listener, const std::string& path, misbehaviour bad) {
+  if (listener < 0) return 1;
   int link = ::accept(listener, nullptr, nullptr);
+  ::close(listener);
   ::unlink(path.c_str());
   if (link < 0) return 2;
   char hello[8];
@@ -335,18 +348,30 @@ int hostile_server(const std::string& path, misbehaviour bad) {
   return 0;
 }
 
-asio::awaitable<int> hostile_child(asio::any_io_executor, std::string path, misbehaviour bad) {
-  co_return hostile_server(path, bad);
+asio::awaitable<int> hostile_child(asio::any_io_executor, int listener, std::string path,
+                                   misbehaviour bad) {
+  co_return hostile_server(listener, path, bad);
+}
+
+// A hostile server in a child process, serving on an entry made before the child starts (so a
+// client may connect at once).
+pid_t spawn_hostile_server(const std::string& path, misbehaviour bad) {
+  int listener = listen_at(path);
+  pid_t child =
+      spawn_child([listener, path, bad](
+                      asio::any_io_executor ex) { return hostile_child(ex, listener, path, bad); },
+                  listener);
+  if (listener >= 0) ::close(listener);  // the child's now
+  return child;
 }
 
 // Connects to a hostile server in a child process; the client's result.
 result<flow> attach_to_hostile(misbehaviour bad, options opts, int& child_status) {
   auto p = unique_port();
   std::string path = entry_path(opts.runtime_dir, 0, p);
-  pid_t child =
-      spawn_child([path, bad](asio::any_io_executor ex) { return hostile_child(ex, path, bad); });
+  pid_t child = spawn_hostile_server(path, bad);
   auto r = test::run([&](asio::any_io_executor ex) -> asio::awaitable<result<flow>> {
-    auto c = co_await connect_retrying(ex, opts, p);
+    auto c = co_await client(ex, 0, p, opts);
     if (c) co_await c->close();
     co_return c;
   });
@@ -374,14 +399,17 @@ TEST(vchan_two_processes_hostile, client_does_not_block_on_a_blocking_eventfd_wi
   misbehaviour bad;
   bad.blocking_full_event = true;
   // The client runs in the child, so that a write(2) that blocks cannot hang the test: the
-  // alarm ends it, and its status says so.
+  // alarm ends it, and its status says so. The entry is there before it starts.
+  int listener = listen_at(path);
+  std::fflush(nullptr);
   pid_t child = ::fork();
   if (child == 0) {
+    ::close(listener);
     ::alarm(5);
     asio::io_context io;
     int code = 90;
     auto body = [](asio::any_io_executor ex, options o, port q) -> asio::awaitable<int> {
-      auto c = co_await connect_retrying(ex, o, q);
+      auto c = co_await client(ex, 0, q, o);
       if (!c) co_return 1;
       auto w = co_await c->write(buffer::of_string("signal"));
       co_await c->close();
@@ -392,7 +420,7 @@ TEST(vchan_two_processes_hostile, client_does_not_block_on_a_blocking_eventfd_wi
     io.run_for(5s);
     ::_exit(code);
   }
-  EXPECT_EQ(hostile_server(path, bad), 0);
+  EXPECT_EQ(hostile_server(listener, path, bad), 0);
   EXPECT_EQ(wait_for_child(child), 0) << "128 + SIGALRM (142) means the client blocked";
 }
 
@@ -417,12 +445,7 @@ int shrinking_client(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::strcpy(address.sun_path, path.c_str());
-  bool connected = false;
-  for (int attempt = 0; attempt < 500 && !connected; ++attempt) {
-    connected = ::connect(link, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    if (!connected) ::usleep(10000);  // the server may not be there yet
-  }
-  if (!connected) return 1;
+  if (::connect(link, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 1;
   const char hello[8] = {'F', 'S', 'V', 'C', 'H', 'E', 'L', 'O'};
   if (::write(link, hello, sizeof hello) != 8) return 2;
   char text[8];
@@ -442,15 +465,20 @@ int shrinking_client(const std::string& path) {
   return refused ? 0 : 4;
 }
 
+asio::awaitable<int> shrinking_child(asio::any_io_executor, std::string path) {
+  co_return shrinking_client(path);
+}
+
 TEST(vchan_two_processes_hostile, server_memory_is_sealed_so_a_client_cannot_shrink_it) {
   vchan_runtime_dir dir;
   auto opts = dir.options();
   auto p = unique_port();
   std::string path = entry_path(opts.runtime_dir, 0, p);
-  pid_t child = ::fork();
-  if (child == 0) ::_exit(shrinking_client(path));
+  pid_t child = -1;
   test::run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
-    auto s = co_await with_timeout(server(ex, 0, p, 4096, 4096, opts), 5s);
+    auto offered = server(ex, 0, p, 4096, 4096, opts);
+    child = spawn_child([path](asio::any_io_executor ex) { return shrinking_child(ex, path); });
+    auto s = co_await with_timeout(std::move(offered), 5s);
     EXPECT_TRUE(s);
     if (!s) co_return;
     auto r = co_await with_timeout(s->read(), 5s);  // the client exits: eof, no SIGBUS
@@ -467,11 +495,10 @@ TEST(vchan_two_processes_hostile, client_refuses_a_header_with_impossible_orders
   auto before = test::resources();
   misbehaviour bad;
   bad.impossible_order = true;
-  pid_t child =
-      spawn_child([path, bad](asio::any_io_executor ex) { return hostile_child(ex, path, bad); });
+  pid_t child = spawn_hostile_server(path, bad);
   auto opts = dir.options();
   auto r = test::run([&](asio::any_io_executor ex) -> asio::awaitable<result<flow>> {
-    co_return co_await connect_retrying(ex, opts, p);
+    co_return co_await client(ex, 0, p, opts);
   });
   EXPECT_EQ(r.error(), vchan_errc::corrupt);
   EXPECT_EQ(wait_for_child(child), 0);

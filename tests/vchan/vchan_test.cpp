@@ -7,7 +7,6 @@
 
 #include <array>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstring>
 #include <flowstack/core/combinators.hpp>
@@ -19,6 +18,7 @@
 #include "conformance/vchan_kinds.hpp"
 #include "support/async.hpp"
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 #include "vchan/leaks.hpp"
 
 namespace flowstack::vchan {
@@ -39,18 +39,18 @@ asio::awaitable<std::string> read_string(flow& f, std::size_t size) {
   co_return got;
 }
 
-asio::awaitable<write_result> write_later(flow& f, std::string text,
-                                          std::chrono::milliseconds delay) {
-  asio::steady_timer later(f.get_executor(), delay);
-  co_await later.async_wait(asio::use_awaitable);
+// Writes once the operations started beside it have run until they wait (a read on an empty
+// ring waits for this write).
+asio::awaitable<write_result> write_later(flow& f, std::string text) {
+  co_await test::yield(3);
   co_return co_await f.write(buffer::of_string(text));
 }
 
 // Writes an impossible order for the left ring, tries to write (which fails corrupt), then
-// closes, which signals the waiting reader so that it looks at the header again.
+// closes, which signals the waiting reader so that it looks at the header again. It starts once
+// the read beside it waits.
 asio::awaitable<write_result> scribble_then_write(flow& client_end) {
-  asio::steady_timer later(client_end.get_executor(), 10ms);
-  co_await later.async_wait(asio::use_awaitable);
+  co_await test::yield(3);
   auto memory = client_end.as<vchan_flow>()->shared_memory();
   std::uint16_t bad_order = 40;
   std::memcpy(memory.data() + layout::left_order, &bad_order, sizeof bad_order);
@@ -86,7 +86,8 @@ TEST(vchan_port, bad_name_error_escapes_control_characters) {
 
 TEST(vchan_rendezvous, offer_reports_listen_time_errors_before_any_client_comes) {
   vchan_runtime_dir dir;
-  test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  test::run_virtual(time, [&dir, &time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto opts = dir.options();
     auto first = offer(ex, 0, port("taken"), 4096, 4096, opts);
     EXPECT_TRUE(first);
@@ -104,7 +105,7 @@ TEST(vchan_rendezvous, offer_reports_listen_time_errors_before_any_client_comes)
     too_long.runtime_dir = dir.path() + "/" + std::string(120, 'd');
     EXPECT_EQ(offer(ex, 0, port("f"), 4096, 4096, too_long).error(), vchan_errc::path_too_long);
     if (first) {
-      auto gave_up = co_await with_timeout(std::move(*first), 10ms);
+      auto gave_up = co_await with_timeout(std::move(*first), 10ms, time);
       EXPECT_EQ(gave_up.error(), flow_errc::timeout);
     }
   });
@@ -137,13 +138,14 @@ TEST(vchan_rendezvous, runtime_dir_is_made_private_and_entry_removed_once_the_cl
 
 TEST(vchan_rendezvous, second_server_on_a_live_port_gets_port_in_use) {
   vchan_runtime_dir dir;
-  test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  test::run_virtual(time, [&dir, &time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto opts = dir.options();
     port p("busy");
     auto first = server(ex, 0, p, 4096, 4096, opts);
     auto second = co_await server(ex, 0, p, 4096, 4096, opts);
     EXPECT_EQ(second.error(), vchan_errc::port_in_use);
-    auto gave_up = co_await with_timeout(std::move(first), 10ms);
+    auto gave_up = co_await with_timeout(std::move(first), 10ms, time);
     EXPECT_EQ(gave_up.error(), flow_errc::timeout);
   });
   EXPECT_EQ(test::entries_in(dir.path()), 0u) << "a server that gave up removes its entry";
@@ -197,7 +199,7 @@ TEST(vchan_flow, reader_blocked_before_the_first_write_wakes_with_the_data) {
   vchan_runtime_dir dir;
   test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [c, s] = co_await vchan_pair(ex, dir.path(), 1024, 1024);
-    auto [got, w] = co_await (read_string(s, 5) && write_later(c, "hello", 20ms));
+    auto [got, w] = co_await (read_string(s, 5) && write_later(c, "hello"));
     EXPECT_TRUE(w);
     EXPECT_EQ(got, "hello");
     co_await c.close();
@@ -274,9 +276,10 @@ TEST(vchan_flow, shutdown_read_fails_the_peers_writes_closed_and_the_other_direc
 
 TEST(vchan_flow, read_with_timeout_times_out_and_the_flow_stays_usable) {
   vchan_runtime_dir dir;
-  test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  test::run_virtual(time, [&dir, &time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [c, s] = co_await vchan_pair(ex, dir.path(), 4096, 4096);
-    auto r = co_await with_timeout(s.read(), 20ms);
+    auto r = co_await with_timeout(s.read(), 20ms, time);
     EXPECT_EQ(r.error(), flow_errc::timeout);
     auto w = co_await c.write(buffer::of_string("after"));
     EXPECT_TRUE(w);
@@ -289,10 +292,11 @@ TEST(vchan_flow, read_with_timeout_times_out_and_the_flow_stays_usable) {
 
 TEST(vchan_flow, write_into_a_full_ring_with_timeout_times_out) {
   vchan_runtime_dir dir;
-  test::run([&dir](asio::any_io_executor ex) -> asio::awaitable<void> {
+  manual_clock time;
+  test::run_virtual(time, [&dir, &time](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [c, s] = co_await vchan_pair(ex, dir.path(), 1024, 1024);
     auto big = buffer::create(8192);
-    auto w = co_await with_timeout(c.write(big), 20ms);
+    auto w = co_await with_timeout(c.write(big), 20ms, time);
     EXPECT_EQ(w.error(), flow_errc::timeout);
     co_await c.close();
     co_await s.close();
@@ -328,9 +332,9 @@ TEST(vchan_flow, hostile_index_written_while_the_reader_waits_is_reported_corrup
 // Corrupts the ring the client reads, then frees space in the ring the client writes, which
 // signals the client: its reader sees the corruption, and its writer, which can go on writing,
 // must fail with it too rather than wait on the full ring.
+// It starts once the client's read and write beside it wait (the write on the full ring).
 asio::awaitable<bool> corrupt_then_free_space(flow& server_end) {
-  asio::steady_timer later(server_end.get_executor(), 10ms);
-  co_await later.async_wait(asio::use_awaitable);
+  co_await test::yield(3);
   auto memory = server_end.as<vchan_flow>()->shared_memory();
   std::uint32_t impossible = 5000;  // right ring is 1 KiB (client reads it)
   std::memcpy(memory.data() + layout::right_prod, &impossible, sizeof impossible);

@@ -10,6 +10,7 @@
 //   shutdown(read) also ends this end's own pending read with eof.
 #pragma once
 
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/flow.hpp>
 
 #include <chrono>
@@ -36,8 +37,11 @@ class memory_flow final : public flow_impl {
   void fail_next_write(std::error_code ec) { fail_write_ = ec; }
   // Each read delivers a random 1..max_bytes (seeded, so a failure replays).
   void cut_reads(std::size_t max_bytes, std::uint64_t seed = 1);
-  // Each read waits this long before it delivers.
-  void delay_reads(std::chrono::steady_clock::duration delay) { delay_ = delay; }
+  // Each read waits this long on `time` before it delivers.
+  void delay_reads(clock::duration delay, clock& time = clock::steady()) {
+    delay_ = delay;
+    delay_clock_ = &time;
+  }
 
   std::string description() const override { return name_; }
 
@@ -58,11 +62,11 @@ class memory_flow final : public flow_impl {
   std::error_code fail_write_;
   std::size_t max_read_ = 0;  // 0: no cutting
   std::uint64_t rng_state_ = 0;
-  std::chrono::steady_clock::duration delay_{};
+  clock::duration delay_{};
+  clock* delay_clock_ = &clock::steady();
   bool terminated_ = false;
 };
 
-std::pair<flow, flow> memory_pair(asio::any_io_executor executor,
-                                  memory_pair_options options = {});
+std::pair<flow, flow> memory_pair(asio::any_io_executor executor, memory_pair_options options = {});
 
 }  // namespace flowstack
