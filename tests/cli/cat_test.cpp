@@ -283,6 +283,17 @@ TEST(cat, malformed_address_exits_2_with_what_was_expected) {
       << cat.err();
 }
 
+TEST(cat, unix_path_too_long_for_a_socket_exits_2_before_opening_anything) {
+  std::string path = "/tmp/" + std::string(200, 'x');
+  for (const std::string& address : {"unix:" + path, "unix-listen:" + path}) {
+    child cat({flowstack_binary, "cat", "-", address}, "/dev/null");
+    EXPECT_EQ(cat.wait(), 2) << cat.err();
+    EXPECT_NE(cat.err().find("PATH is 205 bytes, longer than the 107 a Unix socket address holds"),
+              std::string::npos)
+        << cat.err();
+  }
+}
+
 TEST(cat, malformed_second_address_exits_2_before_opening_the_first) {
   child cat({flowstack_binary, "cat", "tcp-listen:127.0.0.1:0", "tcp:h:1,bogus"}, "/dev/null");
   EXPECT_EQ(cat.wait(), 2);
