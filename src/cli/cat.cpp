@@ -535,9 +535,10 @@ class relay {
     // flows go away.
     std::vector<session*> victims(sessions_.begin(), sessions_.end());
     for (session* s : victims) ++s->closers;
+    // Aborted, not closed: a peer must not take a relay cut by a signal for a complete one.
     for (session* s : victims) {
-      if (s->a) co_await s->a->close();
-      if (s->b) co_await s->b->close();
+      if (s->a) co_await s->a->abort();
+      if (s->b) co_await s->b->abort();
       --s->closers;
       s->closers_done.notify_all();
     }

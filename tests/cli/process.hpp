@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -272,6 +273,24 @@ inline void send_all(const socket_fd& s, std::string_view data) {
     ASSERT_GT(n, 0) << "send: " << std::strerror(errno);
     data.remove_prefix(static_cast<std::size_t>(n));
   }
+}
+
+// Reads until `n` bytes have come (or the stream ends, or `limit` passes); returns what came.
+inline std::string receive(const socket_fd& s, std::size_t n,
+                           std::chrono::milliseconds limit = 5000ms) {
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (got.size() < n) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{s.get(), POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+    char chunk[65536];
+    ssize_t r = ::recv(s.get(), chunk, std::min(sizeof chunk, n - got.size()), 0);
+    if (r <= 0 && errno != EINTR) break;
+    if (r > 0) got.append(chunk, static_cast<std::size_t>(r));
+  }
+  return got;
 }
 
 // How a stream that a test read to its end ended.
