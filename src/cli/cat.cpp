@@ -363,7 +363,10 @@ class relay {
     handshake h(io_.get_executor());
     listed<handshake> known(handshakes_, h);
     if (handshakes_.size() > max_handshakes()) abandon(*handshakes_.front());
-    auto raced = co_await (uncancelled_wrap(first_, std::move(accepted)) || until_abandoned(h));
+    std::exception_ptr thrown;
+    auto raced =
+        co_await (uncancelled_wrap(first_, std::move(accepted), thrown) || until_abandoned(h));
+    if (thrown) std::rethrow_exception(thrown);  // the session's to report, once out of the race
     // A handshake that ended, even as it was being abandoned, keeps its outcome; a failure
     // because of the abandonment is told as such.
     if (raced.index() == 0 && (std::get<0>(raced) || !h.abandoned)) {
@@ -378,10 +381,18 @@ class relay {
     h.abandon.notify_all();
   }
 
-  // wrap_layers, ending with an error rather than an exception when cancelled.
-  asio::awaitable<result<flow>> uncancelled_wrap(const address& addr, flow f) {
+  // wrap_layers, ending with an error rather than an exception when cancelled. An exception
+  // thrown by a layer is handed out in `thrown`: the race (`||`) waits for one operation to
+  // succeed, so a throw there would leave the handshake waiting to be abandoned.
+  asio::awaitable<result<flow>> uncancelled_wrap(const address& addr, flow f,
+                                                 std::exception_ptr& thrown) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    co_return co_await wrap_layers(addr, std::move(f));
+    try {
+      co_return co_await wrap_layers(addr, std::move(f));
+    } catch (...) {
+      thrown = std::current_exception();
+    }
+    co_return fail(flow_errc::closed);
   }
 
   static asio::awaitable<void> until_abandoned(handshake& h) {
