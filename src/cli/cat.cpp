@@ -142,6 +142,59 @@ class relay {
     status_ = exit_failure;
   }
 
+  // A session's failure: with fork it is one peer's, reported while the others go on; without,
+  // the program's.
+  void session_failed(const std::string& message) {
+    if (first_.transport.has("fork"))
+      say(message);
+    else
+      failed(message);
+  }
+
+  // Runs one step of a session. An exception thrown in it (a kind, or a library call that
+  // throws where flowstack expects an error value) ends that session only and is reported as
+  // its failure; the caller releases what the session holds afterwards, which it can do with
+  // co_await here and not in a handler.
+  asio::awaitable<void> contained(asio::awaitable<void> step, std::string what) {
+    try {
+      co_await std::move(step);
+    } catch (const std::exception& e) {
+      session_failed(what + " failed: " + e.what());
+    } catch (...) {
+      session_failed(what + " failed: unknown exception");
+    }
+  }
+
+  // A max-children place, held while a relay runs, and given back however it ends.
+  class slot {
+   public:
+    explicit slot(relay& r) : r_(r) { ++r_.active_; }
+    slot(const slot&) = delete;
+    slot& operator=(const slot&) = delete;
+    ~slot() {
+      --r_.active_;
+      r_.changed_.notify_all();
+    }
+
+   private:
+    relay& r_;
+  };
+
+  // An entry in a list the signal watcher or the handshake bound walks (sessions, second
+  // listeners, handshakes), removed however its owner ends; removing it earlier is allowed.
+  template <typename T>
+  class listed {
+   public:
+    listed(std::list<T*>& list, T& item) : list_(list), item_(&item) { list.push_back(item_); }
+    listed(const listed&) = delete;
+    listed& operator=(const listed&) = delete;
+    ~listed() { list_.remove(item_); }
+
+   private:
+    std::list<T*>& list_;
+    T* item_;
+  };
+
   open_context context(bool accepted) const { return open_context{io_.get_executor(), accepted}; }
 
   // Each address's layers, opened once for all of its connections.
@@ -171,13 +224,17 @@ class relay {
       co_await serve_listener();
       co_return;
     }
-    auto a = co_await open_connector(first_, context(false));
-    if (!a) {
-      failed(first_.text + ": " + a.error().message());
-      co_return;
-    }
+    result<flow> a = fail(flow_errc::closed);
+    auto opening = open_first(a);
+    co_await contained(std::move(opening), "opening " + first_.text);
+    if (!a) co_return;
     co_await serve(*a);
     co_await a->close();
+  }
+
+  asio::awaitable<void> open_first(result<flow>& a) {
+    a = co_await open_connector(first_, context(false));
+    if (!a) failed(first_.text + ": " + a.error().message());
   }
 
   // The layers of `addr` around `f`, innermost first.
@@ -260,23 +317,28 @@ class relay {
     if (first_.layers.empty()) {
       co_await relay_accepted(accepted);
     } else if (!stopping_) {
-      auto a = co_await handshake_accepted(std::move(accepted));
+      result<flow> a = fail(flow_errc::closed);
+      std::string peer = accepted.description();
+      auto layering = handshake_first(accepted, a);
+      co_await contained(std::move(layering), "opening " + first_.text + " for " + peer);
       if (a) {
         co_await relay_accepted(*a);
         co_await a->close();
-      } else if (!stopping_) {
-        std::string why = a.error() == flow_errc::cancelled
-                              ? "handshake abandoned for a newer connection (max-handshakes " +
-                                    std::to_string(max_handshakes()) + " in progress)"
-                              : a.error().message();
-        if (fork)
-          say(first_.text + ": " + why);
-        else
-          failed(first_.text + ": " + why);  // the one connection failed
       }
     }
     served_one_ = true;
     changed_.notify_all();
+  }
+
+  // The first address's layers over an accepted flow; a failure is the session's.
+  asio::awaitable<void> handshake_first(flow& accepted, result<flow>& a) {
+    a = co_await handshake_accepted(std::move(accepted));
+    if (a || stopping_) co_return;
+    std::string why = a.error() == flow_errc::cancelled
+                          ? "handshake abandoned for a newer connection (max-handshakes " +
+                                std::to_string(max_handshakes()) + " in progress)"
+                          : a.error().message();
+    session_failed(first_.text + ": " + why);  // without fork, the one connection failed
   }
 
   // Takes one of max-children's slots, then relays `a`.
@@ -286,9 +348,8 @@ class relay {
       co_await changed_.wait();
     }
     if (stopping_) co_return;
-    ++active_;
+    slot held(*this);
     co_await serve(a);
-    --active_;
   }
 
   // Runs the first address's layers over an accepted flow; the error `cancelled` when the
@@ -300,10 +361,12 @@ class relay {
   asio::awaitable<result<flow>> handshake_accepted(flow accepted) {
     using namespace asio::experimental::awaitable_operators;
     handshake h(io_.get_executor());
-    handshakes_.push_back(&h);
+    listed<handshake> known(handshakes_, h);
     if (handshakes_.size() > max_handshakes()) abandon(*handshakes_.front());
-    auto raced = co_await (uncancelled_wrap(first_, std::move(accepted)) || until_abandoned(h));
-    if (!h.abandoned) handshakes_.remove(&h);
+    std::exception_ptr thrown;
+    auto raced =
+        co_await (uncancelled_wrap(first_, std::move(accepted), thrown) || until_abandoned(h));
+    if (thrown) std::rethrow_exception(thrown);  // the session's to report, once out of the race
     // A handshake that ended, even as it was being abandoned, keeps its outcome; a failure
     // because of the abandonment is told as such.
     if (raced.index() == 0 && (std::get<0>(raced) || !h.abandoned)) {
@@ -318,10 +381,18 @@ class relay {
     h.abandon.notify_all();
   }
 
-  // wrap_layers, ending with an error rather than an exception when cancelled.
-  asio::awaitable<result<flow>> uncancelled_wrap(const address& addr, flow f) {
+  // wrap_layers, ending with an error rather than an exception when cancelled. An exception
+  // thrown by a layer is handed out in `thrown`: the race (`||`) waits for one operation to
+  // succeed, so a throw there would leave the handshake waiting to be abandoned.
+  asio::awaitable<result<flow>> uncancelled_wrap(const address& addr, flow f,
+                                                 std::exception_ptr& thrown) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    co_return co_await wrap_layers(addr, std::move(f));
+    try {
+      co_return co_await wrap_layers(addr, std::move(f));
+    } catch (...) {
+      thrown = std::current_exception();
+    }
+    co_return fail(flow_errc::closed);
   }
 
   static asio::awaitable<void> until_abandoned(handshake& h) {
@@ -332,33 +403,35 @@ class relay {
     }
   }
 
-  // `a` is the first address's flow: open the second and relay.
+  // `a` is the first address's flow: open the second and relay. The session is known to the
+  // signal watcher until it ends, and its flows outlive the watcher's closes, on every path.
   asio::awaitable<void> serve(flow& a) {
-    bool fork = first_.transport.has("fork");
     result<flow> b = fail(flow_errc::closed);
     session s(io_.get_executor());
     s.a = &a;
-    sessions_.push_back(&s);
+    {
+      listed<session> known(sessions_, s);
+      auto relaying = open_second_and_relay(s, a, b);
+      co_await contained(std::move(relaying), "relay of " + a.description());
+    }
+    total_ab_ += s.ab.bytes_written;
+    total_ba_ += s.ba.bytes_written;
+    co_await wait_for_closers(s);
+    if (b) co_await b->close();
+  }
+
+  asio::awaitable<void> open_second_and_relay(session& s, flow& a, result<flow>& b) {
     if (second_.is_listener()) {
       co_await serve_second_listener(s, a);
     } else if (!stopping_) {
       b = co_await open_connector(second_, context(false));
       if (!b) {
-        std::string message = second_.text + ": " + b.error().message();
-        if (fork)
-          say(message);
-        else
-          failed(message);
+        session_failed(second_.text + ": " + b.error().message());
       } else if (!stopping_) {
         s.b = &*b;
         co_await relay_flows(s, a, *b);
       }
     }
-    sessions_.remove(&s);
-    total_ab_ += s.ab.bytes_written;
-    total_ba_ += s.ba.bytes_written;
-    co_await wait_for_closers(s);
-    if (b) co_await b->close();
   }
 
   asio::awaitable<void> serve_second_listener(session& s, flow& a) {
@@ -374,14 +447,13 @@ class relay {
     }
     std::unique_ptr<listening> listener = std::move(*l);
     once->listener = listener.get();
-    second_listeners_.push_back(listener.get());
+    listed<listening> known(second_listeners_, *listener);
     if (options_.verbose) say("listening on " + listener->local_address());
     // Once the peer is taken, wait for its relay to end even when stopping: it uses `s` and `a`.
     while (!once->done && !(stopping_ && !once->taken)) {
       co_await changed_.wait();
     }
     listener->stop();
-    second_listeners_.remove(listener.get());
     once->listener = nullptr;
   }
 
@@ -390,25 +462,31 @@ class relay {
     if (once->taken || stopping_) co_return;
     once->taken = true;
     if (once->listener) once->listener->stop();
+    result<flow> b = fail(flow_errc::closed);  // the layers over `accepted`, when it has some
+    std::string peer = accepted.description();
+    auto relaying = layer_second_and_relay(s, a, accepted, b);
+    co_await contained(std::move(relaying), "relay of " + peer);
+    co_await wait_for_closers(s);
+    s.b = nullptr;
+    if (b) co_await b->close();
+    once->done = true;
+    changed_.notify_all();
+  }
+
+  asio::awaitable<void> layer_second_and_relay(session& s, flow& a, flow& accepted,
+                                               result<flow>& b) {
     if (second_.layers.empty()) {
       s.b = &accepted;
       co_await relay_flows(s, a, accepted);
-    } else {
-      auto b = co_await wrap_layers(second_, std::move(accepted));
-      if (b) {
-        s.b = &*b;
-        co_await relay_flows(s, a, *b);
-        co_await wait_for_closers(s);
-        s.b = nullptr;
-        co_await b->close();
-      } else {
-        failed(second_.text + ": " + b.error().message());
-      }
+      co_return;
     }
-    co_await wait_for_closers(s);
-    s.b = nullptr;
-    once->done = true;
-    changed_.notify_all();
+    b = co_await wrap_layers(second_, std::move(accepted));
+    if (!b) {
+      failed(second_.text + ": " + b.error().message());
+      co_return;
+    }
+    s.b = &*b;
+    co_await relay_flows(s, a, *b);
   }
 
   asio::awaitable<void> wait_for_closers(session& s) {
@@ -437,11 +515,7 @@ class relay {
       problem = explain(ab, a_name, b_name);
     else if (!ba)
       problem = explain(ba, b_name, a_name);
-    if (problem.empty()) co_return;
-    if (first_.transport.has("fork"))
-      say(problem);
-    else
-      failed(problem);
+    if (!problem.empty()) session_failed(problem);
   }
 
   void report_stats(const std::string& a, const std::string& b, const copy_stats& ab,
@@ -472,9 +546,10 @@ class relay {
     // flows go away.
     std::vector<session*> victims(sessions_.begin(), sessions_.end());
     for (session* s : victims) ++s->closers;
+    // Aborted, not closed: a peer must not take a relay cut by a signal for a complete one.
     for (session* s : victims) {
-      if (s->a) co_await s->a->close();
-      if (s->b) co_await s->b->close();
+      if (s->a) co_await s->a->abort();
+      if (s->b) co_await s->b->abort();
       --s->closers;
       s->closers_done.notify_all();
     }

@@ -9,7 +9,10 @@
 // layers are opened once and shared by all its connections (TLS sessions resume).
 //
 // Half-close crosses the relay: eof read from one side becomes shutdown(write) on the other, and
-// the relay ends when both directions have ended (flowstack::proxy).
+// the relay ends when both directions have ended (flowstack::proxy). An abort crosses it as an
+// abort: when a direction fails (a peer reset, a TLS stream cut without close_notify, any
+// error), both flows are aborted (flow::abort: RST on TCP, no close_notify on TLS), so a peer
+// can tell a cut stream from a complete one; so are the flows of a relay stopped by a signal.
 #pragma once
 
 #include "address.hpp"

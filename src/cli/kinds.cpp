@@ -57,6 +57,18 @@ std::optional<std::string> check_fork_options(const endpoint& ep) {
   return std::nullopt;
 }
 
+// A path that no socket address can hold is malformed, found before anything is opened.
+std::optional<std::string> check_unix_path(const endpoint& ep) {
+  if (ep.path.size() <= socket::max_unix_path_length) return std::nullopt;
+  return "PATH is " + std::to_string(ep.path.size()) + " bytes, longer than the " +
+         std::to_string(socket::max_unix_path_length) + " a Unix socket address holds";
+}
+
+std::optional<std::string> check_unix_listen(const endpoint& ep) {
+  if (auto what = check_unix_path(ep)) return what;
+  return check_fork_options(ep);
+}
+
 asio::awaitable<result<flow>> connect_stdio(const endpoint&, const open_context& ctx) {
   co_return stdio_flow(ctx.executor);
 }
@@ -390,6 +402,7 @@ void add_transport_kinds(kind_registry& kinds) {
       .args = arg_shape::path,
       .usage = "unix:PATH",
       .help = "connect to a Unix stream socket",
+      .check = check_unix_path,
       .connect = connect_unix,
   });
   kinds.add({
@@ -399,7 +412,7 @@ void add_transport_kinds(kind_registry& kinds) {
       .usage = "unix-listen:PATH",
       .help = "accept connections on a Unix stream socket (the file is removed at the end)",
       .options = {fork_option, max_children_option},
-      .check = check_fork_options,
+      .check = check_unix_listen,
       .listen = listen_unix,
   });
 }

@@ -26,6 +26,8 @@ class flow_category_impl final : public std::error_category {
         return "invalid argument to a flow operation";
       case flow_errc::frame_too_large:
         return "a length-prefixed frame is longer than its reader accepts or its prefix can say";
+      case flow_errc::reset:
+        return "the peer aborted the flow: its stream was cut, not ended";
     }
     return "unknown flow error " + std::to_string(code);
   }
@@ -38,6 +40,8 @@ class flow_category_impl final : public std::error_category {
         return flow_condition::timeout;
       case flow_errc::cancelled:
         return flow_condition::cancelled;
+      case flow_errc::reset:
+        return flow_condition::reset;
       default:
         return {code, *this};
     }

@@ -20,6 +20,8 @@ flow_impl::~flow_impl() = default;
 
 asio::awaitable<void> flow_impl::do_shutdown_read() { co_return; }
 
+asio::awaitable<void> flow_impl::do_abort() { co_await do_close(); }
+
 void flow_impl::fail_with(std::error_code ec) {
   if (!error_) error_ = ec;
 }
@@ -136,6 +138,14 @@ asio::awaitable<void> flow_impl::close() {
   closed_ = true;
   unread_.reset();
   co_await do_close();
+  writers_.notify_all();
+}
+
+asio::awaitable<void> flow_impl::abort() {
+  if (closed_) co_return;
+  closed_ = true;
+  unread_.reset();
+  co_await do_abort();
   writers_.notify_all();
 }
 

@@ -12,8 +12,9 @@ struct memory_flow::direction {
   std::size_t capacity;
   std::deque<buffer> queued;
   std::size_t queued_bytes = 0;
-  bool writer_done = false;  // no more bytes will come: eof after the queue
-  bool reader_gone = false;  // nobody reads: writes fail `closed`
+  bool writer_done = false;     // no more bytes will come: eof after the queue
+  bool writer_aborted = false;  // ...and the stream was cut: `reset` after the queue
+  bool reader_gone = false;     // nobody reads: writes fail `closed`
   wait_queue readable;
   wait_queue writable;
 };
@@ -60,7 +61,11 @@ asio::awaitable<read_result> memory_flow::do_read() {
     if (!ok) co_return fail(flow_errc::cancelled);
   }
   if (terminated_) co_return fail(flow_errc::closed);
-  if (in_->reader_gone || in_->queued.empty()) co_return data_or_eof::eof();
+  if (in_->reader_gone) co_return data_or_eof::eof();
+  if (in_->queued.empty()) {
+    if (in_->writer_aborted) co_return fail(flow_errc::reset);
+    co_return data_or_eof::eof();
+  }
 
   if (delay_ != decltype(delay_){}) {
     bool due = co_await delay_clock_->wait_for(delay_);
@@ -128,6 +133,11 @@ asio::awaitable<void> memory_flow::do_close() {
   out_->writable.notify_all();
   co_await do_shutdown_read();
   co_await do_shutdown_write();
+}
+
+asio::awaitable<void> memory_flow::do_abort() {
+  out_->writer_aborted = true;
+  co_await do_close();
 }
 
 std::pair<flow, flow> memory_pair(asio::any_io_executor executor, memory_pair_options options) {

@@ -104,6 +104,16 @@ class socket_flow : public Base {
     co_return;
   }
 
+  asio::awaitable<void> do_abort() override {
+    // Linger on with a zero timeout: TCP's close sends RST, not FIN, and drops what is queued.
+    // A Unix socket ignores it; its peer reads eof, or ECONNRESET when our receive queue held
+    // bytes it sent.
+    std::error_code ec;
+    socket_.set_option(asio::socket_base::linger(true, 0), ec);
+    socket_.close(ec);
+    co_return;
+  }
+
   // The result of a read of `n` bytes into `data` that ended with `ec`.
   read_result finish_read(buffer data, std::size_t n, std::error_code ec) {
     if (ec == asio::error::eof || (!ec && n == 0)) return data_or_eof::eof();

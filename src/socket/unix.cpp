@@ -76,9 +76,17 @@ bool someone_listens(asio::any_io_executor executor, const std::string& path) {
   return map_system_error(ec) != net::net_errc::refused;
 }
 
+// Asio's endpoint constructor throws for a path longer than sun_path holds; flowstack's I/O
+// answers with an error value instead.
+bool fits_socket_address(const std::string& path) {
+  return path.size() <= max_unix_path_length;
+}
+
 }  // namespace
 
 asio::awaitable<result<flow>> unix_connect(std::string path, net::flow_options options) {
+  if (!fits_socket_address(path))
+    co_return fail(std::make_error_code(std::errc::filename_too_long));
   auto executor = co_await asio::this_coro::executor;
   stream::socket socket(executor);
   auto [ec] = co_await socket.async_connect(stream::endpoint(path), detail::as_result);
@@ -88,6 +96,7 @@ asio::awaitable<result<flow>> unix_connect(std::string path, net::flow_options o
 
 result<net::listener> unix_listen(asio::any_io_executor executor, std::string path,
                                   net::flow_handler handler, net::listen_options options) {
+  if (!fits_socket_address(path)) return fail(std::make_error_code(std::errc::filename_too_long));
   auto from = std::make_unique<unix_acceptor>(executor, options.flow, path);
   auto& acceptor = from->socket();
   std::error_code ec;

@@ -315,6 +315,16 @@ asio::awaitable<void> tls_flow::do_close() {
   co_await close_inner();
 }
 
+asio::awaitable<void> tls_flow::do_abort() {
+  // Without close_notify the peer cannot take the cut stream for a complete one (RFC 8446 §6.1).
+  write_done_ = true;
+  read_done_ = true;
+  if (inner_closed_) co_return;
+  inner_closed_ = true;
+  co_await inner_.abort();
+  out_turn_.notify_all();
+}
+
 asio::awaitable<void> tls_flow::drain_inner() {
   // A kernel socket closed with unread bytes in its receive buffer sends RST instead of FIN,
   // and the peer then loses what it had not read yet. TLS 1.3 servers send session tickets

@@ -167,10 +167,12 @@ struct channel_state {
     return failure;
   }
 
-  // Tells the peer we are gone and frees everything; idempotent.
-  void release() {
+  // Tells the peer we are gone and frees everything; idempotent. Leaving without the shut_write
+  // bit is an abort: the peer learns that the stream was cut, not ended.
+  void release(bool abort = false) {
     if (closed) return;
     closed = true;
+    if (!abort) end.set_shut_write();
     end.set_live(layout::live_closed);
     signal_peer();
     std::error_code ec;
@@ -307,6 +309,9 @@ class vchan_flow_impl final : public vchan_flow {
         auto last = s->end.readable();
         if (!last) co_return fail(s->fail_channel(last.error()));
         if (*last > 0) continue;
+        auto cut = peer_aborted(*s);
+        if (!cut) co_return fail(s->fail_channel(cut.error()));
+        if (*cut) co_return fail(flow_errc::reset);
         co_return data_or_eof::eof();
       }
       // Poll briefly before sleeping: a peer that is writing right now answers sooner than a
@@ -396,6 +401,11 @@ class vchan_flow_impl final : public vchan_flow {
     co_return;
   }
 
+  asio::awaitable<void> do_abort() override {
+    s_->release(true);
+    co_return;
+  }
+
  private:
   static read_result take(const std::shared_ptr<channel_state>& s, std::uint32_t ready) {
     auto data = buffer::create_uninitialized(std::min(ready, max_read));
@@ -414,6 +424,14 @@ class vchan_flow_impl final : public vchan_flow {
   static result<bool> peer_stopped_reading(const channel_state& s) {
     if (s.end.peer_shut_read()) return true;
     return peer_lost(s);
+  }
+
+  // The peer left without saying its stream was complete: it aborted.
+  static result<bool> peer_aborted(const channel_state& s) {
+    if (s.end.peer_shut_write()) return false;
+    auto live = s.end.peer_live();
+    if (!live) return fail(live.error());
+    return *live == layout::live_closed;
   }
 
   // The peer is no longer there: it closed, or its process is gone.

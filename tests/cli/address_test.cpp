@@ -362,6 +362,23 @@ TEST(address_malformed, unix_without_path) {
   EXPECT_EQ(parse_error("unix:"), "unix:: missing PATH, expected unix:PATH");
 }
 
+TEST(address_malformed, unix_path_too_long_for_a_socket_address) {
+  std::string path = "/tmp/" + std::string(103, 'x');  // 108 bytes: sun_path holds 107
+  EXPECT_EQ(parse_error("unix:" + path), "unix:" + path +
+                                             ": PATH is 108 bytes, longer than the 107 a Unix "
+                                             "socket address holds, expected unix:PATH");
+  EXPECT_EQ(parse_error("unix-listen:" + path + ",fork"),
+            "unix-listen:" + path +
+                ": PATH is 108 bytes, longer than the 107 a Unix socket address holds, "
+                "expected unix-listen:PATH");
+}
+
+TEST(address_kinds, unix_path_of_the_longest_a_socket_address_holds) {
+  std::string path = "/tmp/" + std::string(102, 'x');
+  EXPECT_EQ(parse_ok("unix:" + path).transport.path, path);
+  EXPECT_EQ(parse_ok("unix-listen:" + path).transport.path, path);
+}
+
 TEST(address_malformed, tcp_listen_without_port) {
   EXPECT_EQ(parse_error("tcp-listen"), "tcp-listen: missing PORT, expected tcp-listen:[HOST:]PORT");
 }

@@ -1,6 +1,7 @@
 // `flowstack cat` end to end: the built program against Debian's socat, on loopback only.
 
 #include <gtest/gtest.h>
+#include <sys/un.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -275,12 +276,103 @@ TEST(cat, ipv6_loopback_is_reachable_in_brackets) {
   EXPECT_EQ(cat.out(), "3\n");
 }
 
+// ---- an abort crosses the relay as an abort
+// ------------------------------------------------------
+
+TEST(cat, a_client_reset_reaches_the_tcp_backend_as_a_reset_not_an_end) {
+  tcp_server backend;
+  auto port = free_port();
+  child relay({flowstack_binary, "cat", "tcp-listen:127.0.0.1:" + port_text(port),
+               "tcp:127.0.0.1:" + port_text(backend.port())});
+  auto client = tcp_connect(port);
+  ASSERT_TRUE(client) << relay.err();
+  send_all(client, "half an upload");
+  auto server = backend.accept();
+  ASSERT_TRUE(server) << relay.err();
+  // The bytes are at the backend before the reset, so the reset cannot overtake them.
+  EXPECT_EQ(receive(server, 14), "half an upload");
+  client.reset();
+  auto end = read_to_end(server);
+  EXPECT_EQ(end.error, ECONNRESET) << "the backend saw " << end.what();
+  EXPECT_EQ(relay.wait(), 1) << relay.err();
+  EXPECT_NE(relay.err().find("reset"), std::string::npos) << relay.err();
+}
+
+TEST(cat, a_backend_reset_reaches_the_client_as_a_reset_not_an_end) {
+  tcp_server backend;
+  auto port = free_port();
+  child relay({flowstack_binary, "cat", "tcp-listen:127.0.0.1:" + port_text(port),
+               "tcp:127.0.0.1:" + port_text(backend.port())});
+  auto client = tcp_connect(port);
+  ASSERT_TRUE(client) << relay.err();
+  auto server = backend.accept();
+  ASSERT_TRUE(server) << relay.err();
+  send_all(server, "half an answer");
+  EXPECT_EQ(receive(client, 14), "half an answer");
+  server.reset();
+  auto end = read_to_end(client);
+  EXPECT_EQ(end.error, ECONNRESET) << "the client saw " << end.what();
+  EXPECT_EQ(relay.wait(), 1) << relay.err();
+}
+
+// A Unix stream socket has no reset, but a close with bytes unread is one: the kernel gives the
+// peer ECONNRESET, and the relay passes that on to TCP as RST.
+TEST(cat, a_unix_client_that_closes_with_bytes_unread_reaches_the_tcp_backend_as_a_reset) {
+  scratch_dir dir;
+  auto path = dir.file("relay.sock");
+  tcp_server backend;
+  child relay({flowstack_binary, "cat", "-v", "unix-listen:" + path,
+               "tcp:127.0.0.1:" + port_text(backend.port())});
+  ASSERT_TRUE(relay.wait_for_stderr("listening on")) << relay.err();
+  socket_fd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  auto server = backend.accept();
+  ASSERT_TRUE(server) << relay.err();
+  send_all(server, "greeting");
+  pollfd arrived{client.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&arrived, 1, 5000), 1) << "the greeting never reached the client";
+  send_all(client, "half an upload");
+  EXPECT_EQ(receive(server, 14), "half an upload");
+  client = socket_fd();  // closed with the greeting unread
+  auto end = read_to_end(server);
+  EXPECT_EQ(end.error, ECONNRESET) << "the backend saw " << end.what();
+  EXPECT_EQ(relay.wait(), 1) << relay.err();
+}
+
+// Standard output cannot carry a reset: it is closed as at an end, and the exit status says.
+TEST(cat, a_backend_reset_behind_stdio_exits_1_naming_the_reset) {
+  tcp_server backend;
+  child cat({flowstack_binary, "cat", "-", "tcp:127.0.0.1:" + port_text(backend.port())});
+  auto server = backend.accept();
+  ASSERT_TRUE(server) << cat.err();
+  send_all(server, "half an answer");
+  ASSERT_TRUE(cat.wait_for_stdout(14)) << cat.err();
+  server.reset();
+  EXPECT_EQ(cat.wait(), 1) << cat.err();
+  EXPECT_EQ(cat.out(), "half an answer");
+  EXPECT_NE(cat.err().find("connection reset by the peer"), std::string::npos) << cat.err();
+}
+
 TEST(cat, malformed_address_exits_2_with_what_was_expected) {
   child cat({flowstack_binary, "cat", "tcp:localhost", "-"}, "/dev/null");
   EXPECT_EQ(cat.wait(), 2);
   EXPECT_NE(cat.err().find("tcp:localhost: missing port, expected tcp:HOST:PORT"),
             std::string::npos)
       << cat.err();
+}
+
+TEST(cat, unix_path_too_long_for_a_socket_exits_2_before_opening_anything) {
+  std::string path = "/tmp/" + std::string(200, 'x');
+  for (const std::string& address : {"unix:" + path, "unix-listen:" + path}) {
+    child cat({flowstack_binary, "cat", "-", address}, "/dev/null");
+    EXPECT_EQ(cat.wait(), 2) << cat.err();
+    EXPECT_NE(cat.err().find("PATH is 205 bytes, longer than the 107 a Unix socket address holds"),
+              std::string::npos)
+        << cat.err();
+  }
 }
 
 TEST(cat, malformed_second_address_exits_2_before_opening_the_first) {
@@ -325,8 +417,9 @@ TEST(cat, sigterm_stops_a_relay_in_progress) {
 TEST(cat, help_documents_addresses_options_and_exit_codes) {
   child help({flowstack_binary, "cat", "--help"}, "/dev/null");
   EXPECT_EQ(help.wait(), 0);
-  for (const char* text : {"tcp:HOST:PORT", "tcp-listen:[HOST:]PORT", "unix-listen:PATH",
-                           "max-children=N", "--progress", "-v", "Exit codes", "half-close"})
+  for (const char* text :
+       {"tcp:HOST:PORT", "tcp-listen:[HOST:]PORT", "unix-listen:PATH", "max-children=N",
+        "--progress", "-v", "Exit codes", "half-close", "An abort is passed on as an abort"})
     EXPECT_NE(help.out().find(text), std::string::npos) << text;
 }
 

@@ -12,11 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace flowstack::test {
@@ -190,6 +194,142 @@ inline unsigned short free_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
   return ntohs(a.sin_port);
+}
+
+// ---- raw TCP peers: what a test needs that socat cannot do (reset, or tell a reset from eof) ----
+
+// A socket descriptor, closed when it goes.
+class socket_fd {
+ public:
+  explicit socket_fd(int fd = -1) : fd_(fd) {}
+  socket_fd(socket_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  socket_fd& operator=(socket_fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  ~socket_fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+  // Closes with SO_LINGER {1, 0}: the kernel sends RST instead of FIN, an abort.
+  void reset() {
+    linger abort{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    ::close(std::exchange(fd_, -1));
+  }
+
+ private:
+  int fd_;
+};
+
+// Connects to 127.0.0.1:port, trying again while nothing listens yet, for at most `limit`.
+inline socket_fd tcp_connect(unsigned short port, std::chrono::milliseconds limit = 5000ms) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    socket_fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    if (::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return s;
+    if (std::chrono::steady_clock::now() > deadline) return socket_fd();
+    ::usleep(20000);
+  }
+}
+
+// A TCP listener on 127.0.0.1, on a port the kernel picks.
+class tcp_server {
+ public:
+  tcp_server() : listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listener_.get(), 16);
+    socklen_t length = sizeof a;
+    ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&a), &length);
+    port_ = ntohs(a.sin_port);
+  }
+  unsigned short port() const { return port_; }
+
+  // The next connection, or none when none comes within `limit`.
+  socket_fd accept(std::chrono::milliseconds limit = 5000ms) {
+    pollfd p{listener_.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return socket_fd();
+    return socket_fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  }
+
+ private:
+  socket_fd listener_;
+  unsigned short port_ = 0;
+};
+
+inline void send_all(const socket_fd& s, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(s.get(), data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    ASSERT_GT(n, 0) << "send: " << std::strerror(errno);
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// Reads until `n` bytes have come (or the stream ends, or `limit` passes); returns what came.
+inline std::string receive(const socket_fd& s, std::size_t n,
+                           std::chrono::milliseconds limit = 5000ms) {
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (got.size() < n) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{s.get(), POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+    char chunk[65536];
+    ssize_t r = ::recv(s.get(), chunk, std::min(sizeof chunk, n - got.size()), 0);
+    if (r <= 0 && errno != EINTR) break;
+    if (r > 0) got.append(chunk, static_cast<std::size_t>(r));
+  }
+  return got;
+}
+
+// How a stream that a test read to its end ended.
+struct stream_end {
+  std::string data;  // everything read before the end
+  bool eof = false;  // a clean end (FIN)
+  int error = 0;     // or the errno that ended it (ECONNRESET for an abort)
+  bool timed_out = false;
+  std::string what() const {
+    if (eof) return "eof";
+    if (timed_out) return "nothing within the time limit";
+    return std::strerror(error);
+  }
+};
+
+// Reads until eof or an error, for at most `limit`.
+inline stream_end read_to_end(const socket_fd& s, std::chrono::milliseconds limit = 5000ms) {
+  stream_end end;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{s.get(), POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) {
+      end.timed_out = true;
+      return end;
+    }
+    char chunk[65536];
+    ssize_t n = ::recv(s.get(), chunk, sizeof chunk, 0);
+    if (n > 0) {
+      end.data.append(chunk, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      end.eof = true;
+      return end;
+    } else if (errno != EINTR) {
+      end.error = errno;
+      return end;
+    }
+  }
 }
 
 }  // namespace flowstack::test

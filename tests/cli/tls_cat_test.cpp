@@ -171,6 +171,36 @@ TEST(tls_cat, tls_layer_over_unix_socket_between_two_flowstacks) {
   EXPECT_EQ(relay.wait(), 0) << relay.err();
 }
 
+// client -> flowstack (tcp-listen -> tls) -> flowstack (tls-listen -> tcp) -> backend. The
+// client's reset must cross the TLS hop as a cut (no close_notify): the second relay's TLS read
+// fails instead of ending, and it resets the backend in turn.
+TEST(tls_cat, a_client_reset_crosses_a_tls_hop_without_close_notify_and_resets_the_backend) {
+  const auto& certs = certificates();
+  tcp_server backend;
+  auto tls_port = free_port();
+  child back({flowstack_binary, "cat", "-v",
+              "tls-listen:127.0.0.1:" + std::to_string(tls_port) +
+                  ",cert=" + certs.server_cert_file + ",key=" + certs.server_key_file,
+              "tcp:127.0.0.1:" + std::to_string(backend.port())});
+  ASSERT_TRUE(back.wait_for_stderr("listening on")) << back.err();
+  auto port = free_port();
+  child front({flowstack_binary, "cat", "tcp-listen:127.0.0.1:" + std::to_string(port),
+               "tls:127.0.0.1:" + std::to_string(tls_port) + ",sni=localhost,ca=" + certs.ca_file});
+  auto client = tcp_connect(port);
+  ASSERT_TRUE(client) << front.err();
+  send_all(client, "half an upload");
+  auto server = backend.accept();
+  ASSERT_TRUE(server) << front.err() << back.err();
+  EXPECT_EQ(receive(server, 14), "half an upload");
+  client.reset();
+  auto end = read_to_end(server);
+  EXPECT_EQ(end.error, ECONNRESET) << "the backend saw " << end.what();
+  EXPECT_EQ(front.wait(), 1) << front.err();
+  EXPECT_EQ(back.wait(), 1) << back.err();
+  // What the TLS reader saw: the stream cut, not close_notify.
+  EXPECT_NE(back.err().find("failed reading from tls server"), std::string::npos) << back.err();
+}
+
 TEST(tls_cat, tls_listen_without_certificate_exits_2_saying_what_is_needed) {
   child cat({flowstack_binary, "cat", "tls-listen:127.0.0.1:0", "-"}, "/dev/null");
   EXPECT_EQ(cat.wait(), 2);

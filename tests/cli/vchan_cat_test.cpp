@@ -110,6 +110,31 @@ class vchan_dir_env {
   std::filesystem::path dir_;
 };
 
+// client -> flowstack (tcp-listen -> vchan) -> flowstack (vchan-listen -> tcp) -> backend: the
+// client's reset crosses vchan as an abort (no shutdown flag) and resets the backend in turn.
+TEST(cat_vchan, a_client_reset_crosses_vchan_as_an_abort_and_resets_the_backend) {
+  vchan_dir_env env;
+  tcp_server backend;
+  child back({FLOWSTACK_BINARY, "cat", "-v", "vchan-listen:0:cut",
+              "tcp:127.0.0.1:" + std::to_string(backend.port())});
+  ASSERT_TRUE(back.wait_for_stderr("listening on")) << back.err();
+  auto port = free_port();
+  child front(
+      {FLOWSTACK_BINARY, "cat", "tcp-listen:127.0.0.1:" + std::to_string(port), "vchan:0:cut"});
+  auto client = tcp_connect(port);
+  ASSERT_TRUE(client) << front.err();
+  send_all(client, "half an upload");
+  auto server = backend.accept();
+  ASSERT_TRUE(server) << front.err() << back.err();
+  EXPECT_EQ(receive(server, 14), "half an upload");
+  client.reset();
+  auto end = read_to_end(server);
+  EXPECT_EQ(end.error, ECONNRESET) << "the backend saw " << end.what();
+  EXPECT_EQ(front.wait(), 1) << front.err();
+  EXPECT_EQ(back.wait(), 1) << back.err();
+  EXPECT_NE(back.err().find("aborted"), std::string::npos) << back.err();
+}
+
 TEST(cat_vchan, listen_on_a_port_already_served_fails_at_once_with_exit_1) {
   vchan_dir_env env;
   child first({FLOWSTACK_BINARY, "cat", "-v", "vchan-listen:0:busy", "-"});

@@ -654,6 +654,75 @@ TYPED_TEST(flow_contract, peer_close_gives_eof_after_all_in_flight_data) {
   });
 }
 
+// ---- abort -------------------------------------------------------------------------------------
+//
+// An abort is a close that the peer can tell from an end: its read fails (condition reset)
+// instead of giving eof. A kind whose transport can only say it while bytes from the peer are
+// unread (a Unix socket: the kernel has no reset for it) declares `abort_needs_unread_bytes`.
+
+template <typename Kind>
+constexpr bool abort_needs_unread_bytes() {
+  if constexpr (requires { Kind::abort_needs_unread_bytes; }) {
+    return Kind::abort_needs_unread_bytes;
+  } else {
+    return false;
+  }
+}
+
+TYPED_TEST(flow_contract, abort_wakes_the_peers_pending_read_with_reset_not_eof) {
+  run_on_pair<TypeParam>([](asio::any_io_executor ex, flow& a, flow& b) -> asio::awaitable<void> {
+    auto w = co_await write_string(b, "never read");
+    EXPECT_TRUE(w);
+    background<read_result> pending(ex, b.read());
+    co_await test::yield(3);
+    co_await a.abort();
+    auto r = co_await pending.get();
+    EXPECT_EQ(error_of(r), flow_condition::reset) << describe(r);
+  });
+}
+
+TYPED_TEST(flow_contract, abort_is_seen_by_the_peer_after_the_bytes_it_already_had) {
+  run_on_pair<TypeParam>([](asio::any_io_executor, flow& a, flow& b) -> asio::awaitable<void> {
+    auto w = co_await write_string(a, "before the cut");
+    EXPECT_TRUE(w);
+    auto got = co_await read_string(b, 14);
+    EXPECT_EQ(got.value_or("<error>"), "before the cut");
+    co_await a.abort();
+    auto r = co_await with_timeout(b.read(), 10s);
+    if (abort_needs_unread_bytes<TypeParam>()) {
+      EXPECT_EQ(describe(r), "<eof>") << "nothing of b's was unread at a, so no reset to send";
+    } else {
+      EXPECT_EQ(error_of(r), flow_condition::reset) << describe(r);
+    }
+  });
+}
+
+TYPED_TEST(flow_contract, abort_ends_pending_and_later_operations_closed_like_close) {
+  run_on_pair<TypeParam>([](asio::any_io_executor ex, flow& a, flow&) -> asio::awaitable<void> {
+    background<read_result> pending(ex, a.read());
+    co_await test::yield(3);
+    co_await a.abort();
+    auto r = co_await pending.get();
+    EXPECT_EQ(error_of(r), flow_errc::closed);
+    EXPECT_TRUE(a.impl().is_closed());
+    auto w = co_await write_string(a, "x");
+    EXPECT_EQ(error_of(w), flow_errc::closed);
+    co_await a.abort();  // a second abort, and a close after it, do nothing
+    co_await a.close();
+    auto again = co_await a.read();
+    EXPECT_EQ(error_of(again), flow_errc::closed);
+  });
+}
+
+TYPED_TEST(flow_contract, abort_after_close_does_nothing_and_the_peer_keeps_its_eof) {
+  run_on_pair<TypeParam>([](asio::any_io_executor, flow& a, flow& b) -> asio::awaitable<void> {
+    co_await a.close();
+    co_await a.abort();
+    auto r = co_await b.read();
+    EXPECT_EQ(describe(r), "<eof>");
+  });
+}
+
 // ---- layering (§1.3), with a record_flow over each kind ---------------------------------------
 
 TYPED_TEST(flow_contract, layered_underlying_returns_the_inner_flow) {
@@ -674,6 +743,19 @@ TYPED_TEST(flow_contract, layered_close_closes_the_inner_flow) {
         EXPECT_TRUE(a.underlying()->is_closed());
         auto peer = co_await b.read();
         EXPECT_EQ(describe(peer), "<eof>");
+      });
+}
+
+TYPED_TEST(flow_contract, layered_abort_aborts_the_inner_flow) {
+  run_on_layered_pair<TypeParam>(
+      [](asio::any_io_executor, flow& a, flow& b) -> asio::awaitable<void> {
+        auto w = co_await write_string(b, "never read");
+        EXPECT_TRUE(w);
+        co_await test::yield(3);
+        co_await a.abort();
+        EXPECT_TRUE(a.underlying()->is_closed());
+        auto r = co_await with_timeout(b.read(), 10s);
+        EXPECT_EQ(error_of(r), flow_condition::reset) << describe(r);
       });
 }
 

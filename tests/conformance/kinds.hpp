@@ -126,6 +126,9 @@ struct tcp_v6_kind {
 // once the connection is made, and the directory goes with it.
 struct unix_kind {
   static constexpr const char* name = "unix";
+  // AF_UNIX stream sockets have no reset: a close with bytes from the peer still unread is the
+  // only one the peer sees (ECONNRESET); otherwise it reads eof.
+  static constexpr bool abort_needs_unread_bytes = true;
   static asio::awaitable<std::pair<flow, flow>> make_pair(asio::any_io_executor ex) {
     std::string dir = "/tmp/flowstack-conformance-XXXXXX";
     if (::mkdtemp(dir.data()) == nullptr) {

@@ -99,10 +99,12 @@ inline asio::awaitable<std::pair<flow, flow>> vchan_pair(asio::any_io_executor e
 // The relay's half: copies `from` to `to` until eof, then passes the end of the data on.
 inline asio::awaitable<void> relay_direction(flow& from, flow& to) {
   auto copied = co_await copy(from, to);
-  if (!copied && copied.error().side == copy_side::destination) {
+  if (copied) {
+    co_await to.shutdown(shutdown_mode::write);
+  } else if (copied.error().side == copy_side::destination) {
     co_await from.shutdown(shutdown_mode::read);
   } else {
-    co_await to.shutdown(shutdown_mode::write);
+    co_await to.abort();  // a cut stays a cut across the relay
   }
 }
 

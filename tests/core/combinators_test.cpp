@@ -20,6 +20,7 @@ using test::error_of;
 using test::faults;
 using test::io_error;
 using test::read_all;
+using test::read_string;
 using test::write_string;
 
 // ---- copy --------------------------------------------------------------------------------------
@@ -150,15 +151,40 @@ asio::awaitable<void> failure_ends_both_directions(asio::any_io_executor ex) {
     EXPECT_EQ(to_server.error().side, copy_side::source);
     EXPECT_EQ(to_server.error().error, io_error);
   }
-  EXPECT_TRUE(to_client);
-  // The healthy side is told the conversation is over. (The failed flow stays failed: a
-  // shutdown is a no-op there, so the client learns of the failure from its own transport.)
+  EXPECT_TRUE(to_client);  // it ended because of the other direction, whose failure it is
+  // The healthy side is told the stream was cut, not ended: a reset, never eof.
   auto server_sees = co_await server.read();
-  EXPECT_EQ(describe(server_sees), "<eof>");
+  EXPECT_EQ(error_of(server_sees), flow_condition::reset) << describe(server_sees);
+  EXPECT_TRUE(near.impl().is_closed());
+  EXPECT_TRUE(far.impl().is_closed());
 }
 
 TEST(proxy, a_failed_direction_ends_the_other_direction) {
   test::run([](asio::any_io_executor ex) { return failure_ends_both_directions(ex); });
+}
+
+// client resets -> near read fails reset -> far is aborted -> server reads reset.
+asio::awaitable<void> abort_crosses_the_proxy(asio::any_io_executor ex) {
+  auto [client, near] = memory_pair(ex);
+  auto [far, server] = memory_pair(ex);
+  background<std::pair<copy_result, copy_result>> proxying(ex, proxy(near, far));
+
+  auto w = co_await write_string(client, "half an upl");
+  EXPECT_TRUE(w);
+  co_await client.abort();
+  auto got = co_await read_string(server, 11);
+  EXPECT_EQ(got.value_or("<error>"), "half an upl");
+  auto cut = co_await server.read();
+  EXPECT_EQ(error_of(cut), flow_condition::reset) << describe(cut);
+
+  auto [to_server, to_client] = co_await proxying.get();
+  EXPECT_FALSE(to_server);
+  if (!to_server) EXPECT_EQ(to_server.error().error, flow_condition::reset);
+  EXPECT_TRUE(to_client);
+}
+
+TEST(proxy, an_abort_on_one_side_is_passed_on_as_an_abort_not_an_end) {
+  test::run([](asio::any_io_executor ex) { return abort_crosses_the_proxy(ex); });
 }
 
 // ---- read_exactly ------------------------------------------------------------------------------

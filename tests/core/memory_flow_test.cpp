@@ -192,6 +192,20 @@ TEST(memory_pair, close_gives_the_peer_the_queued_data_then_eof) {
   });
 }
 
+TEST(memory_pair, abort_gives_the_peer_the_queued_data_then_reset) {
+  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto [a, b] = memory_pair(ex);
+    auto w = co_await write_string(a, "cut sho");
+    EXPECT_TRUE(w);
+    co_await a.abort();
+    auto got = co_await b.read();
+    EXPECT_EQ(describe(got), "cut sho");
+    auto cut = co_await b.read();
+    EXPECT_EQ(error_of(cut), flow_errc::reset) << describe(cut);
+    EXPECT_EQ(error_of(cut), flow_condition::reset);
+  });
+}
+
 TEST(memory_pair, shutdown_read_makes_the_peers_writes_fail_closed) {
   test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto [a, b] = memory_pair(ex);

@@ -146,6 +146,41 @@ TEST(unix_socket, connect_to_a_path_nobody_listens_on_fails) {
   EXPECT_NE(error.message(), "");
 }
 
+// One byte more than sun_path holds with its NUL: Asio's endpoint would throw for it.
+std::string path_too_long_for_a_socket() {
+  return "/tmp/" + std::string(max_unix_path_length - 4, 'x');
+}
+
+TEST(unix_socket, connect_to_a_path_too_long_for_a_socket_address_fails_without_throwing) {
+  auto error = run([](asio::any_io_executor) -> asio::awaitable<std::error_code> {
+    auto f = co_await unix_connect(path_too_long_for_a_socket());
+    co_return error_of(f);
+  });
+  EXPECT_EQ(error, std::errc::filename_too_long);
+}
+
+TEST(unix_socket, listen_on_a_path_too_long_for_a_socket_address_fails_without_throwing) {
+  auto error = run([](asio::any_io_executor ex) -> asio::awaitable<std::error_code> {
+    auto l = unix_listen(ex, path_too_long_for_a_socket(), echo_handler());
+    co_return error_of(l);
+  });
+  EXPECT_EQ(error, std::errc::filename_too_long);
+}
+
+TEST(unix_socket, the_longest_path_a_socket_address_holds_is_accepted) {
+  std::string dir = "/tmp/flowstack-long-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  std::string path = dir + "/" + std::string(max_unix_path_length - dir.size() - 1, 'p');
+  ASSERT_EQ(path.size(), max_unix_path_length);
+  auto got = run([&path](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+    auto l = must_unix_listen(ex, path, echo_handler());
+    co_return co_await send_and_read_back(path, "at the limit");
+  });
+  EXPECT_EQ(got, "at the limit");
+  ::unlink(path.c_str());
+  ::rmdir(dir.c_str());
+}
+
 asio::awaitable<read_result> read_of(flow& f) {
   co_return co_await f.read();
 }

@@ -5,6 +5,7 @@
 //
 // The layering rules of the flow contract (DESIGN.md §1.3) as this flow follows them:
 //   close            closes the inner flow;
+//   abort            aborts the inner flow, with no end record;
 //   shutdown(write)  sends the end record; the inner write side stays open;
 //   shutdown(read)   shuts the inner read side (nothing more is read through it);
 //   both halves done closes the inner flow;
@@ -73,6 +74,7 @@ class record_flow final : public flow_impl {
   }
 
   asio::awaitable<void> do_close() override { co_await inner_.close(); }
+  asio::awaitable<void> do_abort() override { co_await inner_.abort(); }
 
  private:
   asio::awaitable<void> end_read() {

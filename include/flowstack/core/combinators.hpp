@@ -26,6 +26,7 @@ concept flow_like = requires(F& f, buffer b, std::span<const buffer> bs, shutdow
   { f.writev(bs) } -> std::same_as<asio::awaitable<write_result>>;
   { f.shutdown(m) } -> std::same_as<asio::awaitable<void>>;
   { f.close() } -> std::same_as<asio::awaitable<void>>;
+  { f.abort() } -> std::same_as<asio::awaitable<void>>;
   f.unread(b);
 };
 
@@ -75,8 +76,11 @@ asio::awaitable<copy_result> copy(Src& src, Dst& dst, copy_stats* live = nullptr
 
 // Copies both ways between `a` and `b` at once. As each direction ends with eof, the source's
 // read side and the destination's write side are shut down, so a half-close crosses the proxy.
-// When a direction fails, both flows are shut down in both directions so that the other
-// direction ends too instead of waiting for a peer that will not speak. Neither flow is closed.
+// When a direction fails (a peer reset, an error on either side), both flows are aborted: an
+// abort crosses the proxy as an abort, so the peer of the other side sees its stream cut (RST,
+// no close_notify) rather than ended, and the other direction ends at once. That direction's
+// result is then its stats, not an error: the failure is the first direction's. Flows that end
+// with eof both ways are not closed.
 template <flow_like A, flow_like B>
 asio::awaitable<std::pair<copy_result, copy_result>> proxy(A& a, B& b,
                                                            copy_stats* live_a_to_b = nullptr,
@@ -86,14 +90,17 @@ namespace detail {
 
 template <flow_like Src, flow_like Dst, flow_like Other1, flow_like Other2>
 asio::awaitable<copy_result> proxy_direction(Src& src, Dst& dst, Other1& a, Other2& b,
-                                             copy_stats* live) {
+                                             bool& aborted, copy_stats* live) {
   auto r = co_await copy(src, dst, live);
+  // Ended by the other direction's abort: the failure is that direction's.
+  if (aborted) co_return r ? r : copy_result(r.error().stats);
   if (r) {
     co_await src.shutdown(shutdown_mode::read);
     co_await dst.shutdown(shutdown_mode::write);
   } else {
-    co_await a.shutdown(shutdown_mode::read_write);
-    co_await b.shutdown(shutdown_mode::read_write);
+    aborted = true;
+    co_await a.abort();
+    co_await b.abort();
   }
   co_return r;
 }
@@ -127,8 +134,9 @@ template <flow_like A, flow_like B>
 asio::awaitable<std::pair<copy_result, copy_result>> proxy(A& a, B& b, copy_stats* live_a_to_b,
                                                            copy_stats* live_b_to_a) {
   using namespace asio::experimental::awaitable_operators;
-  auto [ab, ba] = co_await (detail::proxy_direction(a, b, a, b, live_a_to_b) &&
-                            detail::proxy_direction(b, a, a, b, live_b_to_a));
+  bool aborted = false;
+  auto [ab, ba] = co_await (detail::proxy_direction(a, b, a, b, aborted, live_a_to_b) &&
+                            detail::proxy_direction(b, a, a, b, aborted, live_b_to_a));
   co_return std::pair{std::move(ab), std::move(ba)};
 }
 

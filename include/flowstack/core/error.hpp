@@ -29,6 +29,8 @@ enum class flow_errc {
   invalid_argument,
   // A length-prefixed frame is longer than its reader accepts or its prefix can say (framing).
   frame_too_large,
+  // The peer aborted the flow: its stream was cut, not ended (flow::abort; condition reset).
+  reset,
 };
 
 const std::error_category& flow_category() noexcept;

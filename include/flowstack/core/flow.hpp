@@ -17,6 +17,15 @@
 //               read_write: both. Idempotent; never fails.
 //   close()     terminates the flow and frees what it holds without waiting for the peer;
 //               pending and later reads and writes fail `closed`; a second close does nothing.
+//   abort()     a close that tells the peer the stream was cut rather than ended, so that it
+//               cannot take a cut stream for a complete one: TCP sends RST (SO_LINGER {1, 0}),
+//               TLS sends no close_notify and aborts its inner flow, vchan leaves without its
+//               shutdown flag, a memory flow's peer reads `reset` once the queue is drained. The
+//               peer's read then fails (condition flow_condition::reset, or TLS `truncated`)
+//               instead of giving eof. A Unix stream socket has no reset: its peer reads eof,
+//               or ECONNRESET when bytes it sent were still unread here. A transport that cannot
+//               say it at all (stdio) closes. Queued writes may be lost. On this end abort is
+//               close: pending and later operations fail `closed`; after close it does nothing.
 //
 // States: every cell is a test in tests/conformance/.
 //
@@ -41,9 +50,9 @@
 // pending fails at once with `read_in_progress`: that is a program bug, not a race to win.
 //
 // Layering (TLS over TCP, anything over vchan): the outer flow owns the inner one. `close` on the
-// outer flow always closes the inner; `shutdown(write)` ends the outer protocol only and leaves
-// the inner write side open; once both outer halves are closed the inner flow is closed.
-// `underlying()` gives the inner flow back for inspection.
+// outer flow always closes the inner, `abort` aborts it; `shutdown(write)` ends the outer protocol
+// only and leaves the inner write side open; once both outer halves are closed the inner flow is
+// closed. `underlying()` gives the inner flow back for inspection.
 //
 // Lifetime: a flow must outlive its pending operations; close it (or let them finish) before
 // destroying it.
@@ -96,6 +105,7 @@ class flow_impl {
   asio::awaitable<write_result> writev(std::span<const buffer> data);
   asio::awaitable<void> shutdown(shutdown_mode mode);
   asio::awaitable<void> close();
+  asio::awaitable<void> abort();
 
   // Puts bytes back in front of the stream: the next read returns them first. For parsers that
   // read past the end of what they need (read_exactly, framing).
@@ -123,6 +133,9 @@ class flow_impl {
   virtual asio::awaitable<void> do_shutdown_write() = 0;
   // Cancels pending operations and releases the transport's resources.
   virtual asio::awaitable<void> do_close() = 0;
+  // do_close, telling the peer the stream was cut. The default closes: for transports that have
+  // no way to say it. Runs instead of do_close, once.
+  virtual asio::awaitable<void> do_abort();
 
  private:
   asio::awaitable<bool> acquire_write_turn();
@@ -151,6 +164,7 @@ class flow {
   asio::awaitable<write_result> writev(std::span<const buffer> data) { return impl_->writev(data); }
   asio::awaitable<void> shutdown(shutdown_mode mode) { return impl_->shutdown(mode); }
   asio::awaitable<void> close() { return impl_->close(); }
+  asio::awaitable<void> abort() { return impl_->abort(); }
   void unread(buffer data) { impl_->unread(std::move(data)); }
 
   // The older forms (dns-forward's SHUTDOWNABLE).

@@ -7,6 +7,7 @@
 // Close and shutdown behave like a TCP connection's:
 //   close / shutdown(write) on one end  -> the other end reads what is queued, then eof;
 //   close / shutdown(read) on one end   -> the other end's writes fail `closed`;
+//   abort on one end                    -> as close, but the other end reads `reset`, not eof;
 //   shutdown(read) also ends this end's own pending read with eof.
 #pragma once
 
@@ -51,6 +52,7 @@ class memory_flow final : public flow_impl {
   asio::awaitable<void> do_shutdown_read() override;
   asio::awaitable<void> do_shutdown_write() override;
   asio::awaitable<void> do_close() override;
+  asio::awaitable<void> do_abort() override;
 
  private:
   std::size_t next_read_limit();

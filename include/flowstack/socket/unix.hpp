@@ -1,6 +1,8 @@
 // Unix stream sockets as flows: same contract as TCP (shutdown(write) is SHUT_WR).
 #pragma once
 
+#include <sys/un.h>
+
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <flowstack/core/flow.hpp>
@@ -9,6 +11,10 @@
 #include <string>
 
 namespace flowstack::socket {
+
+// The longest path a Unix socket address holds: sun_path less its terminating NUL (107 bytes on
+// Linux). A longer path gives std::errc::filename_too_long from unix_connect and unix_listen.
+inline constexpr std::size_t max_unix_path_length = sizeof(sockaddr_un{}.sun_path) - 1;
 
 asio::awaitable<result<flow>> unix_connect(std::string path, net::flow_options options = {});
 

@@ -9,6 +9,8 @@
 //   both halves done  closes the inner flow;
 //   close             sends close_notify when the write side is still open (bounded wait) and
 //                     always closes the inner flow;
+//   abort             sends no close_notify and aborts the inner flow: the peer's read fails
+//                     (`truncated`, or the inner transport's reset) instead of ending;
 //   inner eof         without close_notify is the error `truncated` (or eof when the config
 //                     says the peer never sends close_notify);
 //   inner errors      pass through unchanged.
@@ -140,6 +142,7 @@ class tls_flow final : public flow_impl {
   asio::awaitable<void> do_shutdown_read() override;
   asio::awaitable<void> do_shutdown_write() override;
   asio::awaitable<void> do_close() override;
+  asio::awaitable<void> do_abort() override;
 
  private:
   friend struct context_access;

@@ -19,9 +19,13 @@
 //   shutdown(read) sets this end's shut_read bit (0x40) and wakes the peer: later reads here
 //                  give eof, and the peer's writes fail `closed`, since nothing it writes would
 //                  ever be read (a writer is told, rather than left waiting on a full ring).
-//   close          sets this end's live flag to 0, wakes the peer, unmaps the rings and closes the
-//                  descriptors. Pending operations end with `closed`. The peer drains, then reads
-//                  eof; its writes fail `closed`.
+//   close          sets this end's shut_write bit and its live flag to 0, wakes the peer, unmaps
+//                  the rings and closes the descriptors. Pending operations end with `closed`.
+//                  The peer drains, then reads eof; its writes fail `closed`.
+//   abort          close without the shut_write bit: the peer drains, then its read fails
+//                  flow_errc::reset (the stream was cut). A peer process that dies leaves its
+//                  live flag set: only the rendezvous connection tells, and that reads as eof,
+//                  as TCP's FIN from a killed process does.
 //   A peer that breaks the protocol in shared memory fails the flow, both directions at once,
 //                  with vchan_errc::corrupt: every pending read and write wakes with it.
 // Hostile peers: the server seals the memfd against shrinking and growing (F_SEAL_SHRINK,
