@@ -15,38 +15,44 @@
 #include "cat.hpp"
 #include "dns_forward.hpp"
 #include "kinds.hpp"
+#include "manual.hpp"
 
 namespace {
 
 using namespace flowstack::cli;
 
-constexpr const char* exit_codes =
-    "Exit codes:\n"
-    "  0        success\n"
-    "  1        an endpoint could not be opened (refused, unreachable, timeout, ...) or a\n"
-    "           relay failed; stderr says why\n"
-    "  2        a malformed command line or address; stderr says what was expected\n"
-    "  128+N    stopped by signal N (SIGINT 130, SIGTERM 143) after closing every flow\n";
+const std::vector<help_entry> exit_codes{
+    {"0", "success"},
+    {"1",
+     "an endpoint could not be opened (refused, unreachable, timeout, ...) or a relay failed; "
+     "stderr says why"},
+    {"2", "a malformed command line or address; stderr says what was expected"},
+    {"128+N", "stopped by signal N (SIGINT 130, SIGTERM 143) after closing every flow"},
+};
 
-constexpr const char* cat_semantics =
-    "\nHow it runs:\n"
-    "  The first address is opened first. A listener waits for a peer; with `fork` it serves\n"
-    "  every peer, each with its own opening of the second address (at most max-children at\n"
-    "  once), and runs until stopped; without fork it serves one peer and exits. The second\n"
-    "  address is opened when the first has a peer. Bytes are relayed both ways; eof from one\n"
-    "  side is passed on as a write shutdown (half-close) to the other, and the relay ends when\n"
-    "  both directions have ended. SIGINT and SIGTERM close every flow and exit.\n"
-    "\nExamples:\n"
-    "  flowstack cat - tcp:example.org:80              stdin/stdout to a TCP server\n"
-    "  flowstack cat tcp-listen:8080,fork tcp:[::1]:80  forward every connection\n"
-    "  flowstack cat unix-listen:/tmp/s tcp:db:5432     a Unix socket in front of TCP\n\n";
+std::string exit_codes_text() {
+  return help_text({"Exit codes", {}, exit_codes});
+}
 
 // A subcommand: `app` reads its part of the command line into the object, run() does the work.
+// `sections` and `examples` are what --help and the manual say beyond the option tables.
 class command {
  public:
   virtual ~command() = default;
   CLI::App_p app;
+  std::vector<help_section> sections;
+  std::vector<help_entry> examples;
   virtual int run() = 0;
+  virtual const kind_registry* kinds() const { return nullptr; }
+
+ protected:
+  // The footer of the command's --help: `before`, its sections, its examples and the exit codes.
+  void set_footer(const std::string& before = "") {
+    std::string footer = before;
+    for (const auto& s : sections) footer += help_text(s);
+    footer += help_text({"Examples", {}, examples});
+    app->footer(footer + exit_codes_text());
+  }
 };
 
 class cat_command final : public command {
@@ -62,8 +68,24 @@ class cat_command final : public command {
     app->add_option("ADDRESS", addresses_, "the two endpoints, the first opened first")
         ->expected(2)
         ->required();
-    app->footer("\n" + kinds.describe() + cat_semantics + exit_codes);
+    sections = {{"How it runs",
+                 {"The first address is opened first. A listener waits for a peer; with `fork` it "
+                  "serves every peer, each with its own opening of the second address (at most "
+                  "max-children at once), and runs until stopped; without fork it serves one peer "
+                  "and exits. The second address is opened when the first has a peer. Bytes are "
+                  "relayed both ways; eof from one side is passed on as a write shutdown "
+                  "(half-close) to the other, and the relay ends when both directions have "
+                  "ended. SIGINT and SIGTERM close every flow and exit."},
+                 {}}};
+    examples = {
+        {"flowstack cat - tcp:example.org:80", "stdin/stdout to a TCP server"},
+        {"flowstack cat tcp-listen:8080,fork tcp:[::1]:80", "forward every connection"},
+        {"flowstack cat unix-listen:/tmp/s tcp:db:5432", "a Unix socket in front of TCP"},
+    };
+    set_footer("\n" + kinds.describe());
   }
+
+  const kind_registry* kinds() const override { return &kinds_; }
 
   int run() override {
     std::vector<address> parsed;
@@ -138,10 +160,19 @@ class dns_forward_command final : public command {
     app->add_option("--log-level", level_, "error, warn, info or debug")
         ->capture_default_str()
         ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
-    app->footer(
-        "\nSignals: SIGHUP reloads the config and hosts files; SIGUSR1 prints the last queries to "
-        "stderr;\nSIGINT and SIGTERM stop taking queries, answer those in flight and exit 0.\n"
-        "Query it: kdig @127.0.0.1 -p 1053 example.com\n");
+    sections = {{"Signals",
+                 {"SIGHUP reloads the config and hosts files; SIGUSR1 prints the last queries to "
+                  "stderr; SIGINT and SIGTERM stop taking queries, answer those in flight and "
+                  "exit 0."},
+                 {}}};
+    examples = {
+        {"flowstack dns-forward",
+         "forward to the servers of /etc/resolv.conf on 127.0.0.1:1053; query it with "
+         "kdig @127.0.0.1 -p 1053 example.com"},
+        {"flowstack dns-forward --config forward.conf --listen 127.0.0.1:53",
+         "forward to the servers of forward.conf on port 53"},
+    };
+    set_footer();
   }
 
   int run() override {
@@ -162,15 +193,25 @@ std::unique_ptr<CLI::App> program_app(const std::vector<std::unique_ptr<command>
       "flowstack: flows (reliable byte streams) over TCP, Unix sockets and more.", "flowstack");
   app->require_subcommand(1);
   app->set_version_flag("--version", std::string("flowstack ") + FLOWSTACK_VERSION);
-  app->footer(
-      std::string("\nCommands:\n"
-                  "  cat [-v] [--progress] ADDRESS ADDRESS\n"
-                  "           relay bytes both ways between two endpoints, like socat;\n"
-                  "           `flowstack cat --help` describes addresses\n"
-                  "  dns-forward [--config FILE] [--listen ADDR]... [--metrics ADDR]\n"
-                  "           a DNS forwarder on UDP and TCP (default 127.0.0.1:1053)\n\n") +
-      exit_codes);
+  app->footer(std::string("\nCommands:\n"
+                          "  cat [-v] [--progress] ADDRESS ADDRESS\n"
+                          "           relay bytes both ways between two endpoints, like socat;\n"
+                          "           `flowstack cat --help` describes addresses\n"
+                          "  dns-forward [--config FILE] [--listen ADDR]... [--metrics ADDR]\n"
+                          "           a DNS forwarder on UDP and TCP (default 127.0.0.1:1053)\n") +
+              exit_codes_text());
   for (const auto& c : commands) app->add_subcommand(c->app);
+  // The manual page, for the build to install: hidden from --help, since nobody types it.
+  app->add_flag_callback(
+         "--man-page",
+         [program = app.get(), &commands] {
+           manual m{program, FLOWSTACK_VERSION, {}, exit_codes};
+           for (const auto& c : commands)
+             m.commands.push_back({c->app.get(), c->sections, c->examples, c->kinds()});
+           std::fputs(roff_manual(m).c_str(), stdout);
+           throw CLI::Success();
+         })
+      ->group("");
   return app;
 }
 
@@ -186,7 +227,7 @@ bool names_a_command(CLI::App& app, const std::string& word) {
 // run (help, version, a malformed command line).
 std::optional<int> parse(CLI::App& app, std::vector<std::string> args) {
   if (!args.empty() && args[0] != "--version" && args[0] != "-h" && args[0] != "--help" &&
-      !names_a_command(app, args[0])) {
+      args[0] != "--man-page" && !names_a_command(app, args[0])) {
     const bool option = args[0].starts_with("-");
     std::fprintf(stderr,
                  "flowstack: unknown %s '%s', expected a command (cat, dns-forward), --help or "

@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <string>
 
+#include "kinds.hpp"
 #include "process.hpp"
 
 namespace flowstack::test {
@@ -16,6 +18,7 @@ namespace {
 
 const std::string flowstack_binary = FLOWSTACK_BINARY;
 const std::string socat_binary = SOCAT_BINARY;
+const std::string groff_binary = GROFF_BINARY;
 
 std::string port_text(unsigned short port) {
   return std::to_string(port);
@@ -397,6 +400,65 @@ TEST(command_line, fork_with_stdio_is_refused_since_one_stdin_cannot_serve_many_
   EXPECT_NE(c.err().find("fork serves many peers but '-' is one stdin and stdout"),
             std::string::npos)
       << c.err();
+}
+
+// Text as the manual page writes it: roff escapes every '-' (and '\').
+std::string in_roff(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '-' ? "\\-" : c == '\\' ? "\\e" : std::string(1, c);
+  return out;
+}
+
+TEST(manual, names_every_kind_and_every_kind_option_of_the_registry) {
+  child page({flowstack_binary, "--man-page"});
+  ASSERT_EQ(page.wait(), 0) << page.err();
+  auto kinds = cli::default_kinds();
+  ASSERT_FALSE(kinds.kinds().empty());
+  for (const auto& k : kinds.kinds()) {
+    EXPECT_NE(page.out().find(in_roff(k->usage)), std::string::npos) << k->usage;
+    EXPECT_NE(page.out().find(in_roff(k->help)), std::string::npos) << k->help;
+    for (const auto& o : k->options)
+      EXPECT_NE(page.out().find("\\fB," + in_roff(cli::option_usage(o)) + "\\fR"),
+                std::string::npos)
+          << k->name << " option " << o.name;
+  }
+}
+
+TEST(manual, names_every_option_of_every_command_and_the_exit_codes) {
+  child page({flowstack_binary, "--man-page"});
+  ASSERT_EQ(page.wait(), 0) << page.err();
+  const std::regex long_option("--[a-z][a-z-]*");
+  for (const char* command : {"cat", "dns-forward"}) {
+    child help({flowstack_binary, command, "--help"});
+    ASSERT_EQ(help.wait(), 0) << help.err();
+    EXPECT_NE(page.out().find(".SS " + in_roff(command)), std::string::npos) << command;
+    const std::string& text = help.out();
+    int options = 0;
+    for (std::sregex_iterator it(text.begin(), text.end(), long_option), end; it != end; ++it) {
+      ++options;
+      EXPECT_NE(page.out().find("\\fB" + in_roff(it->str()) + "\\fR"), std::string::npos)
+          << command << " " << it->str();
+    }
+    EXPECT_GT(options, 1) << command;
+  }
+  for (const char* section : {".SH EXIT STATUS", ".SH EXAMPLES", "128+N", ".SH ADDRESSES"})
+    EXPECT_NE(page.out().find(section), std::string::npos) << section;
+}
+
+TEST(manual, renders_without_a_warning) {
+  scratch_dir dir;
+  child page({flowstack_binary, "--man-page"});
+  ASSERT_EQ(page.wait(), 0) << page.err();
+  write_file(dir.file("flowstack.1"), page.out());
+  child groff({groff_binary, "-man", "-ww", "-z", dir.file("flowstack.1")}, "/dev/null");
+  EXPECT_EQ(groff.wait(), 0) << groff.err();
+  EXPECT_EQ(groff.err(), "");
+}
+
+TEST(manual, is_not_in_the_help_since_nobody_types_it) {
+  child help({flowstack_binary, "--help"});
+  EXPECT_EQ(help.wait(), 0);
+  EXPECT_EQ(help.out().find("man-page"), std::string::npos) << help.out();
 }
 
 }  // namespace
