@@ -215,7 +215,8 @@ const syntax_text& address_syntax() {
       {{"ADDRESS := [LAYER|]...TRANSPORT", "layers outermost first, e.g. tls|tcp:HOST:443"},
        {"element := KIND[:ARGS][,OPTION[=VALUE]]...", ""}},
       {"A backslash escapes ',', '|' and '\\' in ARGS and values (unix:/tmp/a\\,b).",
-       "IPv6 hosts are written in brackets: tcp:[::1]:80."}};
+       "IPv6 hosts are written in brackets: tcp:[::1]:80.",
+       "unix:@NAME is a socket in Linux's abstract namespace, with no file; ./@x is a file @x."}};
   return syntax;
 }
 

@@ -61,10 +61,11 @@ class cat_command final : public command {
     app = std::make_shared<CLI::App>(
         "Relay bytes both ways between two endpoints, passing half-close on.", "cat");
     app->add_flag("-v,--verbose", options_.verbose,
-                  "print the listening address, and at the end the bytes and operations each way, "
-                  "the duration and the rate, to stderr");
+                  "print the listening address (said without -v too for port 0), and at the end "
+                  "the bytes and operations each way, the duration and the rate, to stderr");
     app->add_flag("--progress", options_.progress,
-                  "show a live byte count and rate on stderr when it is a terminal");
+                  "show live byte counts and rates of each direction (FIRST => SECOND, SECOND => "
+                  "FIRST) on stderr when it is a terminal");
     app->add_option("ADDRESS", addresses_, "the two endpoints, the first opened first")
         ->expected(2)
         ->required();
@@ -245,8 +246,14 @@ std::optional<int> parse(CLI::App& app, std::vector<std::string> args) {
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? exit_ok : exit_usage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // help, version, the manual
+    // CLI11 says "The following argument was not expected: -x"; say it as the program's other
+    // messages are said, after the command's name.
+    std::string who = app.get_name();
+    for (const CLI::App* c : app.get_subcommands()) who += " " + c->get_name();
+    std::fprintf(stderr, "%s: %s; %s --help lists what is expected\n", who.c_str(),
+                 in_our_voice(flowstack::escape_controls(e.what())).c_str(), who.c_str());
+    return exit_usage;
   }
   return std::nullopt;
 }
