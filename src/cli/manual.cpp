@@ -123,9 +123,12 @@ void addresses(std::ostringstream& out, const kind_registry& kinds) {
 std::string help_text(const help_section& section) {
   std::string out = "\n" + section.title + ":\n";
   for (const auto& p : section.paragraphs) out += "  " + wrap(p, 2, 2) + "\n";
+  // Texts line up after the longest term that leaves them room; longer terms get a line of
+  // their own.
   std::size_t column = 0;
-  for (const auto& e : section.entries) column = std::max(column, e.term.size());
-  column = std::min<std::size_t>(column, 48) + 4;
+  for (const auto& e : section.entries)
+    if (e.term.size() <= 48) column = std::max(column, e.term.size());
+  column += 4;
   for (const auto& e : section.entries) {
     std::string line = "  " + e.term;
     if (line.size() + 2 > column) {
