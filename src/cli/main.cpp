@@ -199,7 +199,8 @@ std::unique_ptr<CLI::App> program_app(const std::vector<std::unique_ptr<command>
                           "           relay bytes both ways between two endpoints, like socat;\n"
                           "           `flowstack cat --help` describes addresses\n"
                           "  dns-forward [--config FILE] [--listen ADDR]... [--metrics ADDR]\n"
-                          "           a DNS forwarder on UDP and TCP (default 127.0.0.1:1053)\n") +
+                          "           a DNS forwarder on UDP and TCP (default 127.0.0.1:1053)\n"
+                          "  `man flowstack` documents every command, option and address kind.\n") +
               exit_codes_text());
   for (const auto& c : commands) app->add_subcommand(c->app);
   // The manual page, for the build to install: hidden from --help, since nobody types it.
