@@ -7,6 +7,10 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK
 if(rc)
   message(FATAL_ERROR "cmake --install failed: ${rc}")
 endif()
+# The program comes with its manual page, where man looks for it.
+if(NOT EXISTS ${WORK_DIR}/prefix/share/man/man1/flowstack.1)
+  message(FATAL_ERROR "cmake --install put no manual page in share/man/man1")
+endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/echo -B ${WORK_DIR}/build
   -G Ninja -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
   "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}"

@@ -61,22 +61,6 @@ expected<element, std::string> make_element(std::string_view address,
   return e;
 }
 
-std::string option_usage(const option_spec& o) {
-  switch (o.type) {
-    case option_type::flag:
-      return o.name;
-    case option_type::count:
-      return o.name + "=N";
-    case option_type::milliseconds:
-      return o.name + "=MS";
-    case option_type::bytes:
-      return o.name + "=BYTES";
-    case option_type::text:
-      return o.name + "=VALUE";
-  }
-  return o.name;
-}
-
 // Decimal digits only; bytes may end in k, m or g (powers of 1024).
 std::optional<std::uint64_t> parse_number(std::string_view s, bool size_suffix) {
   std::uint64_t scale = 1;
@@ -198,6 +182,44 @@ expected<endpoint, std::string> check_element(const element& e, const kind& k) {
 
 }  // namespace
 
+std::string option_usage(const option_spec& o) {
+  switch (o.type) {
+    case option_type::flag:
+      return o.name;
+    case option_type::count:
+      return o.name + "=N";
+    case option_type::milliseconds:
+      return o.name + "=MS";
+    case option_type::bytes:
+      return o.name + "=BYTES";
+    case option_type::text:
+      return o.name + "=VALUE";
+  }
+  return o.name;
+}
+
+std::string_view role_title(kind_role role) {
+  switch (role) {
+    case kind_role::connector:
+      return "Transports that connect";
+    case kind_role::listener:
+      return "Transports that listen";
+    case kind_role::layer:
+      return "Layers (flow over flow)";
+  }
+  return "";
+}
+
+const syntax_text& address_syntax() {
+  static const syntax_text syntax{
+      {{"ADDRESS := [LAYER|]...TRANSPORT", "layers outermost first, e.g. tls|tcp:HOST:443"},
+       {"element := KIND[:ARGS][,OPTION[=VALUE]]...", ""}},
+      {"A backslash escapes ',', '|' and '\\' in ARGS and values (unix:/tmp/a\\,b).",
+       "IPv6 hosts are written in brackets: tcp:[::1]:80.",
+       "unix:@NAME is a socket in Linux's abstract namespace, with no file; ./@x is a file @x."}};
+  return syntax;
+}
+
 expected<std::vector<element>, std::string> split_address(std::string_view text) {
   if (text.empty()) return parse_error("empty address, expected KIND[:ARGS], e.g. tcp:HOST:PORT");
   std::vector<element> elements;
@@ -300,35 +322,39 @@ std::string kind_registry::names() const {
   return out;
 }
 
+std::vector<const kind*> kind_registry::of_role(kind_role role) const {
+  std::vector<const kind*> out;
+  for (const auto& k : kinds_)
+    if (k->role == role) out.push_back(k.get());
+  return out;
+}
+
 std::string kind_registry::describe() const {
-  std::ostringstream out;
-  out << "Addresses:\n"
-         "  ADDRESS := [LAYER|]...TRANSPORT        layers outermost first, e.g. tls|tcp:HOST:443\n"
-         "  element := KIND[:ARGS][,OPTION[=VALUE]]...\n"
-         "  A backslash escapes ',', '|' and '\\' in ARGS and values (unix:/tmp/a\\,b).\n"
-         "  IPv6 hosts are written in brackets: tcp:[::1]:80.\n";
-  auto section = [&](kind_role role, const char* title) {
-    bool any = false;
-    for (const auto& k : kinds_) {
-      if (k->role != role) continue;
-      if (!any) out << "\n" << title << ":\n";
-      any = true;
-      std::string usage = "  " + k->usage;
-      if (usage.size() < 28) usage.resize(28, ' ');
-      out << usage << " " << k->help << "\n";
-      for (const auto& o : k->options) {
-        std::string name = "      ," + option_usage(o);
-        if (name.size() < 28) name.resize(28, ' ');
-        out << name << " " << o.help << "\n";
-      }
-    }
+  auto column = [](std::string text) {
+    if (text.size() < 28) text.resize(28, ' ');
+    return text;
   };
-  section(kind_role::connector, "Transports that connect");
-  section(kind_role::listener, "Transports that listen");
-  section(kind_role::layer, "Layers (flow over flow)");
-  if (std::none_of(kinds_.begin(), kinds_.end(),
-                   [](const auto& k) { return k->role == kind_role::layer; }))
-    out << "\nLayers (flow over flow): none in this build.\n";
+  std::ostringstream out;
+  out << "Addresses:\n";
+  for (const auto& form : address_syntax().forms) {
+    std::string line = "  " + form.term;
+    if (!form.text.empty()) line.resize(std::max<std::size_t>(line.size() + 2, 41), ' ');
+    out << line << form.text << "\n";
+  }
+  for (const auto& note : address_syntax().notes) out << "  " << note << "\n";
+  for (kind_role role : {kind_role::connector, kind_role::listener, kind_role::layer}) {
+    auto kinds = of_role(role);
+    if (kinds.empty()) {
+      if (role == kind_role::layer) out << "\n" << role_title(role) << ": none in this build.\n";
+      continue;
+    }
+    out << "\n" << role_title(role) << ":\n";
+    for (const kind* k : kinds) {
+      out << column("  " + k->usage) << " " << k->help << "\n";
+      for (const auto& o : k->options)
+        out << column("      ," + option_usage(o)) << " " << o.help << "\n";
+    }
+  }
   return out.str();
 }
 

@@ -185,12 +185,31 @@ class kind_registry {
 
   // "-, tcp, tcp-listen, unix, unix-listen"
   std::string names() const;
+  // The kinds of one role, in the order added.
+  std::vector<const kind*> of_role(kind_role role) const;
   // The address part of --help: syntax, every kind with its options.
   std::string describe() const;
 
  private:
   std::vector<std::unique_ptr<kind>> kinds_;
 };
+
+// What an option looks like in an address: "fork", "max-children=N", "cert=VALUE".
+std::string option_usage(const option_spec& o);
+
+// The titles of --help's and the manual's sections on each role: "Transports that connect".
+std::string_view role_title(kind_role role);
+
+// Text that --help (describe()) and the manual page both print, written once.
+struct help_entry {
+  std::string term;
+  std::string text;
+};
+struct syntax_text {
+  std::vector<help_entry> forms;   // ADDRESS := ..., element := ...
+  std::vector<std::string> notes;  // escapes, brackets, ... one sentence each
+};
+const syntax_text& address_syntax();
 
 // ---- parsed addresses ------------------------------------------------------------------------
 

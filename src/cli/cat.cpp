@@ -38,6 +38,10 @@ void say(const std::string& line) {
   std::fprintf(stderr, "flowstack cat: %s\n", line.c_str());
 }
 
+std::string reason(const std::error_code& ec) {
+  return in_our_voice(ec.message());
+}
+
 std::string format_bytes(double n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int unit = 0;
@@ -206,7 +210,7 @@ class relay {
     for (const endpoint& ep : addr.layers) {
       auto opened = ep.kind->open_layer(ep, context(addr.is_listener()));
       if (!opened) {
-        failed(addr.text + ": " + opened.error().message());
+        failed(addr.text + ": " + reason(opened.error()));
         return false;
       }
       into.push_back(std::move(*opened));
@@ -234,7 +238,7 @@ class relay {
 
   asio::awaitable<void> open_first(result<flow>& a) {
     a = co_await open_connector(first_, context(false));
-    if (!a) failed(first_.text + ": " + a.error().message());
+    if (!a) failed(first_.text + ": " + reason(a.error()));
   }
 
   // The layers of `addr` around `f`, innermost first.
@@ -276,6 +280,11 @@ class relay {
     return limit;
   }
 
+  // A listener given port 0 bound one the user cannot guess: it is said even without -v.
+  bool announces(const endpoint& ep) const {
+    return options_.verbose || (ep.kind->args == arg_shape::optional_host_port && ep.port == 0);
+  }
+
   // The listener runs a handler for each relay and for each handshake in progress.
   listen_limits limits_of(const endpoint& ep) const {
     bool handshakes = ep.has("fork") && !first_.layers.empty();
@@ -290,11 +299,11 @@ class relay {
     accept_handler handler = [this](flow& a) { return serve_accepted(a); };
     auto l = co_await ep.kind->listen(ep, context(true), limits, handler);
     if (!l) {
-      failed(first_.text + ": " + l.error().message());
+      failed(first_.text + ": " + reason(l.error()));
       co_return;
     }
     listening_ = std::move(*l);
-    if (options_.verbose) say("listening on " + listening_->local_address());
+    if (announces(ep)) say("listening on " + listening_->local_address());
     while (!stopping_ && (fork || !served_one_)) {
       co_await changed_.wait();
     }
@@ -337,7 +346,7 @@ class relay {
     std::string why = a.error() == flow_errc::cancelled
                           ? "handshake abandoned for a newer connection (max-handshakes " +
                                 std::to_string(max_handshakes()) + " in progress)"
-                          : a.error().message();
+                          : reason(a.error());
     session_failed(first_.text + ": " + why);  // without fork, the one connection failed
   }
 
@@ -426,7 +435,7 @@ class relay {
     } else if (!stopping_) {
       b = co_await open_connector(second_, context(false));
       if (!b) {
-        session_failed(second_.text + ": " + b.error().message());
+        session_failed(second_.text + ": " + reason(b.error()));
       } else if (!stopping_) {
         s.b = &*b;
         co_await relay_flows(s, a, *b);
@@ -442,13 +451,13 @@ class relay {
     };
     auto l = co_await ep.kind->listen(ep, context(true), listen_limits{1}, handler);
     if (!l) {
-      failed(second_.text + ": " + l.error().message());
+      failed(second_.text + ": " + reason(l.error()));
       co_return;
     }
     std::unique_ptr<listening> listener = std::move(*l);
     once->listener = listener.get();
     listed<listening> known(second_listeners_, *listener);
-    if (options_.verbose) say("listening on " + listener->local_address());
+    if (announces(ep)) say("listening on " + listener->local_address());
     // Once the peer is taken, wait for its relay to end even when stopping: it uses `s` and `a`.
     while (!once->done && !(stopping_ && !once->taken)) {
       co_await changed_.wait();
@@ -482,7 +491,7 @@ class relay {
     }
     b = co_await wrap_layers(second_, std::move(accepted));
     if (!b) {
-      failed(second_.text + ": " + b.error().message());
+      failed(second_.text + ": " + reason(b.error()));
       co_return;
     }
     s.b = &*b;
@@ -507,8 +516,12 @@ class relay {
     auto explain = [&](const copy_result& r, const std::string& src, const std::string& dst) {
       const copy_error& e = r.error();
       bool reading = e.side == copy_side::source;
+      // A write that finds the flow closed in the middle of a relay: the other end went away.
+      std::string why = !reading && e.error == flow_condition::closed
+                            ? "broken pipe: the reader went away before taking every byte"
+                            : reason(e.error);
       return std::string("relay ") + src + " => " + dst + " failed " +
-             (reading ? "reading from " + src : "writing to " + dst) + ": " + e.error.message();
+             (reading ? "reading from " + src : "writing to " + dst) + ": " + why;
     };
     std::string problem;
     if (!ab)
@@ -577,8 +590,10 @@ class relay {
       }
       auto now = clock::now();
       double dt = seconds_of(now - last_time);
-      std::fprintf(stderr, "\r  >> %s (%s)   << %s (%s)\033[K", format_bytes(double(ab)).c_str(),
-                   format_rate(double(ab - last_ab), dt).c_str(), format_bytes(double(ba)).c_str(),
+      std::fprintf(stderr, "\r  %s => %s: %s (%s)   %s => %s: %s (%s)\033[K", first_.text.c_str(),
+                   second_.text.c_str(), format_bytes(double(ab)).c_str(),
+                   format_rate(double(ab - last_ab), dt).c_str(), second_.text.c_str(),
+                   first_.text.c_str(), format_bytes(double(ba)).c_str(),
                    format_rate(double(ba - last_ba), dt).c_str());
       progress_line_open = true;
       last_time = now;
@@ -616,6 +631,20 @@ class relay {
 };
 
 }  // namespace
+
+std::string in_our_voice(std::string message) {
+  auto is_upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto is_lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  // The first word, and the first after each ": " ("ADDRESS: At least 2 required").
+  for (std::size_t at = 0; at + 1 < message.size();) {
+    if (is_upper(message[at]) && (is_lower(message[at + 1]) || message[at + 1] == ' '))
+      message[at] = static_cast<char>(message[at] - 'A' + 'a');
+    auto next = message.find(": ", at);
+    if (next == std::string::npos) break;
+    at = next + 2;
+  }
+  return message;
+}
 
 int run_cat(const address& first, const address& second, const cat_options& options) {
   std::signal(SIGPIPE, SIG_IGN);

@@ -15,6 +15,8 @@
 // can tell a cut stream from a complete one; so are the flows of a relay stopped by a signal.
 #pragma once
 
+#include <string>
+
 #include "address.hpp"
 
 namespace flowstack::cli {
@@ -30,6 +32,11 @@ struct cat_options {
   bool verbose = false;   // stats to stderr at the end of each relay, listening address
   bool progress = false;  // live byte counts on stderr when it is a terminal
 };
+
+// A message in the program's voice, whose clauses start lower-case: a capitalised first word, as
+// the kernel's, Asio's and CLI11's messages have ("No such file or directory"), is lowered at the
+// start and after each ": "; a word in capitals ("TLS", "ADDRESS") is kept.
+std::string in_our_voice(std::string message);
 
 // Runs the relay to its end, or until SIGINT/SIGTERM (then 128 + the signal's number).
 int run_cat(const address& first, const address& second, const cat_options& options);

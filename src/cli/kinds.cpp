@@ -401,7 +401,7 @@ void add_transport_kinds(kind_registry& kinds) {
       .role = kind_role::connector,
       .args = arg_shape::path,
       .usage = "unix:PATH",
-      .help = "connect to a Unix stream socket",
+      .help = "connect to a Unix stream socket (PATH a file, or @NAME an abstract socket)",
       .check = check_unix_path,
       .connect = connect_unix,
   });
@@ -410,7 +410,8 @@ void add_transport_kinds(kind_registry& kinds) {
       .role = kind_role::listener,
       .args = arg_shape::path,
       .usage = "unix-listen:PATH",
-      .help = "accept connections on a Unix stream socket (the file is removed at the end)",
+      .help = "accept connections on a Unix stream socket (its file is removed at the end; "
+              "@NAME: an abstract socket, no file)",
       .options = {fork_option, max_children_option},
       .check = check_unix_listen,
       .listen = listen_unix,

@@ -1,9 +1,13 @@
-// flowstack: the command-line program. Subcommands: cat, dns-forward.
+// flowstack: the command-line program. Each subcommand is a class that builds its CLI11 app
+// (which reads the command line into the object) and runs it; main() only dispatches.
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <flowstack/core/text.hpp>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,144 +15,87 @@
 #include "cat.hpp"
 #include "dns_forward.hpp"
 #include "kinds.hpp"
+#include "manual.hpp"
 
 namespace {
 
-constexpr const char* exit_codes =
-    "Exit codes:\n"
-    "  0        success\n"
-    "  1        an endpoint could not be opened (refused, unreachable, timeout, ...) or a\n"
-    "           relay failed; stderr says why\n"
-    "  2        a malformed command line or address; stderr says what was expected\n"
-    "  128+N    stopped by signal N (SIGINT 130, SIGTERM 143) after closing every flow\n";
+using namespace flowstack::cli;
 
-constexpr const char* cat_semantics =
-    "\nHow it runs:\n"
-    "  The first address is opened first. A listener waits for a peer; with `fork` it serves\n"
-    "  every peer, each with its own opening of the second address (at most max-children at\n"
-    "  once), and runs until stopped; without fork it serves one peer and exits. The second\n"
-    "  address is opened when the first has a peer. Bytes are relayed both ways; eof from one\n"
-    "  side is passed on as a write shutdown (half-close) to the other, and the relay ends when\n"
-    "  both directions have ended. An abort is passed on as an abort: when one side resets or\n"
-    "  fails, both sides are aborted, so the other peer sees its stream cut, not ended: RST on\n"
-    "  TCP, no close_notify on TLS, an aborted vchan (a Unix socket peer reads eof, or\n"
-    "  ECONNRESET when bytes it sent were unread; '-' is closed and the exit status is 1).\n"
-    "  SIGINT and SIGTERM abort every relay in progress and exit.\n"
-    "\nExamples:\n"
-    "  flowstack cat - tcp:example.org:80              stdin/stdout to a TCP server\n"
-    "  flowstack cat tcp-listen:8080,fork tcp:[::1]:80  forward every connection\n"
-    "  flowstack cat unix-listen:/tmp/s tcp:db:5432     a Unix socket in front of TCP\n\n";
+const std::vector<help_entry> exit_codes{
+    {"0", "success"},
+    {"1",
+     "an endpoint could not be opened (refused, unreachable, timeout, ...) or a relay failed; "
+     "stderr says why"},
+    {"2", "a malformed command line or address; stderr says what was expected"},
+    {"128+N", "stopped by signal N (SIGINT 130, SIGTERM 143) after closing every flow"},
+};
 
-bool names_a_command(CLI::App& app, const std::string& word) {
-  auto commands = app.get_subcommands([](CLI::App*) { return true; });
-  return std::any_of(commands.begin(), commands.end(),
-                     [&word](CLI::App* c) { return c->check_name(word); });
+std::string exit_codes_text() {
+  return help_text({"Exit codes", {}, exit_codes});
 }
 
-}  // namespace
+// A subcommand: `app` reads its part of the command line into the object, run() does the work.
+// `sections` and `examples` are what --help and the manual say beyond the option tables.
+class command {
+ public:
+  virtual ~command() = default;
+  CLI::App_p app;
+  std::vector<help_section> sections;
+  std::vector<help_entry> examples;
+  virtual int run() = 0;
+  virtual const kind_registry* kinds() const { return nullptr; }
 
-int main(int argc, char** argv) {
-  using namespace flowstack::cli;
-  kind_registry kinds = default_kinds();
-
-  CLI::App app{"flowstack: flows (reliable byte streams) over TCP, Unix sockets and more."};
-  app.name("flowstack");
-  app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("flowstack ") + FLOWSTACK_VERSION);
-  app.footer(std::string("\nCommands:\n"
-                         "  cat [-v] [--progress] ADDRESS ADDRESS\n"
-                         "           relay bytes both ways between two endpoints, like socat;\n"
-                         "           `flowstack cat --help` describes addresses\n"
-                         "  dns-forward [--config FILE] [--listen ADDR]... [--metrics ADDR]\n"
-                         "           a DNS forwarder on UDP and TCP (default 127.0.0.1:1053)\n\n") +
-             exit_codes);
-
-  bool verbose = false;
-  bool progress = false;
-  std::vector<std::string> addresses;
-  CLI::App* cat = app.add_subcommand(
-      "cat", "Relay bytes both ways between two endpoints, passing half-close on.");
-  cat->add_flag("-v,--verbose", verbose,
-                "print the listening address, and at the end the bytes and operations each way, "
-                "the duration and the rate, to stderr");
-  cat->add_flag("--progress", progress,
-                "show a live byte count and rate on stderr when it is a terminal");
-  cat->add_option("ADDRESS", addresses, "the two endpoints, the first opened first")
-      ->expected(2)
-      ->required();
-  cat->footer("\n" + kinds.describe() + cat_semantics + exit_codes);
-
-  dns_forward_options dns;
-  std::string level = "info";
-  std::string on_failure = "servfail";
-  CLI::App* forward = app.add_subcommand(
-      "dns-forward", "Forward DNS queries over UDP and TCP to upstream servers, with a cache.");
-  forward->add_option("--config", dns.config_file,
-                      "upstream servers in the line format (nameserver IP[#PORT], zone, timeout, "
-                      "order, search, assume-offline-after); default: the resolv.conf servers");
-  forward->add_option("--resolv-conf", dns.resolv_conf, "the resolv.conf to read without --config")
-      ->capture_default_str();
-  forward->add_option("--hosts", dns.hosts_file, "local names")->capture_default_str();
-  forward->add_option("--listen", dns.listen,
-                      "HOST:PORT to serve on UDP and TCP, repeatable (default 127.0.0.1:1053)");
-  forward->add_option("--metrics", dns.metrics, "HOST:PORT serving Prometheus metrics over HTTP");
-  forward->add_option("--cache-entries", dns.cache_entries, "cache size in answers; 0: no cache")
-      ->capture_default_str();
-  forward
-      ->add_option("--max-udp-size", dns.max_udp_size,
-                   "the largest UDP answer sent, whatever the client advertises")
-      ->capture_default_str()
-      ->check(CLI::Range(512, 65535));
-  forward
-      ->add_option("--udp-receive-buffer", dns.udp_receive_buffer,
-                   "bytes of kernel receive buffer per UDP listener, for bursts of queries "
-                   "(0: the kernel's default; net.core.rmem_max caps it unless run as root)")
-      ->capture_default_str();
-  forward
-      ->add_option("--on-failure", on_failure,
-                   "what a client gets when every upstream fails: servfail or drop")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"servfail", "drop"}));
-  forward->add_option("--query-log", dns.query_log_size, "how many recent queries SIGUSR1 prints")
-      ->capture_default_str();
-  forward->add_option("--log-level", level, "error, warn, info or debug")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
-  forward->footer(
-      "\nSignals: SIGHUP reloads the config and hosts files; SIGUSR1 prints the last queries to "
-      "stderr;\nSIGINT and SIGTERM stop taking queries, answer those in flight and exit 0.\n"
-      "Query it: kdig @127.0.0.1 -p 1053 example.com\n");
-
-  // Words CLI11 would misread: a first word that names no command, and an address such as
-  // "-,fork" that looks like an option ("--" before it keeps it an address).
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && args[0] != "--version" && args[0] != "-h" && args[0] != "--help" &&
-      !names_a_command(app, args[0])) {
-    const bool option = args[0].starts_with("-");
-    std::fprintf(stderr,
-                 "flowstack: unknown %s '%s', expected a command (cat, dns-forward), --help or "
-                 "--version\n",
-                 option ? "option" : "command", flowstack::escape_controls(args[0]).c_str());
-    return exit_usage;
+ protected:
+  // The footer of the command's --help: `before`, its sections, its examples and the exit codes.
+  void set_footer(const std::string& before = "") {
+    std::string footer = before;
+    for (const auto& s : sections) footer += help_text(s);
+    footer += help_text({"Examples", {}, examples});
+    app->footer(footer + exit_codes_text());
   }
-  if (!args.empty() && args[0] == "cat") {
-    auto address = std::find_if(args.begin() + 1, args.end(),
-                                [](const std::string& a) { return a.starts_with("-,"); });
-    if (address != args.end()) args.insert(address, "--");
-  }
-  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+};
 
-  try {
-    app.parse(args);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? exit_ok : exit_usage;
+class cat_command final : public command {
+ public:
+  explicit cat_command(const kind_registry& kinds) : kinds_(kinds) {
+    app = std::make_shared<CLI::App>(
+        "Relay bytes both ways between two endpoints, passing half-close on.", "cat");
+    app->add_flag("-v,--verbose", options_.verbose,
+                  "print the listening address (said without -v too for port 0), and at the end "
+                  "the bytes and operations each way, the duration and the rate, to stderr");
+    app->add_flag("--progress", options_.progress,
+                  "show live byte counts and rates of each direction (FIRST => SECOND, SECOND => "
+                  "FIRST) on stderr when it is a terminal");
+    app->add_option("ADDRESS", addresses_, "the two endpoints, the first opened first")
+        ->expected(2)
+        ->required();
+    sections = {{"How it runs",
+                 {"The first address is opened first. A listener waits for a peer; with `fork` it "
+                  "serves every peer, each with its own opening of the second address (at most "
+                  "max-children at once), and runs until stopped; without fork it serves one peer "
+                  "and exits. The second address is opened when the first has a peer. Bytes are "
+                  "relayed both ways; eof from one side is passed on as a write shutdown "
+                  "(half-close) to the other, and the relay ends when both directions have "
+                  "ended. An abort is passed on as an abort: when one side resets or fails, both "
+                  "sides are aborted, so the other peer sees its stream cut, not ended: RST on "
+                  "TCP, no close_notify on TLS, an aborted vchan (a Unix socket peer reads eof, or "
+                  "ECONNRESET when bytes it sent were unread; '-' is closed and the exit status is "
+                  "1). SIGINT and SIGTERM abort every relay in progress and exit."},
+                 {}}};
+    examples = {
+        {"flowstack cat - tcp:example.org:80", "stdin/stdout to a TCP server"},
+        {"flowstack cat tcp-listen:8080,fork tcp:[::1]:80", "forward every connection"},
+        {"flowstack cat unix-listen:/tmp/s tcp:db:5432", "a Unix socket in front of TCP"},
+    };
+    set_footer("\n" + kinds.describe());
   }
 
-  if (cat->parsed()) {
+  const kind_registry* kinds() const override { return &kinds_; }
+
+  int run() override {
     std::vector<address> parsed;
-    for (const auto& text : addresses) {
-      auto a = parse_address(text, kinds);
+    for (const auto& text : addresses_) {
+      auto a = parse_address(text, kinds_);
       if (!a) {
         std::fprintf(stderr, "flowstack cat: %s\n", a.error().c_str());
         return exit_usage;
@@ -173,12 +120,160 @@ int main(int argc, char** argv) {
                    parsed[1].text.c_str());
       return exit_usage;
     }
-    return run_cat(parsed[0], parsed[1], cat_options{verbose, progress});
+    return run_cat(parsed[0], parsed[1], options_);
   }
-  if (forward->parsed()) {
-    dns.level = *parse_log_level(level);
-    dns.servfail_on_failure = on_failure == "servfail";
-    return run_dns_forward(dns);
+
+ private:
+  const kind_registry& kinds_;
+  cat_options options_;
+  std::vector<std::string> addresses_;
+};
+
+class dns_forward_command final : public command {
+ public:
+  dns_forward_command() {
+    app = std::make_shared<CLI::App>(
+        "Forward DNS queries over UDP and TCP to upstream servers, with a cache.", "dns-forward");
+    app->add_option("--config", options_.config_file,
+                    "upstream servers in the line format (nameserver IP[#PORT], zone, timeout, "
+                    "order, search, assume-offline-after); default: the resolv.conf servers");
+    app->add_option("--resolv-conf", options_.resolv_conf,
+                    "the resolv.conf to read without --config")
+        ->capture_default_str();
+    app->add_option("--hosts", options_.hosts_file, "local names")->capture_default_str();
+    app->add_option("--listen", options_.listen,
+                    "HOST:PORT to serve on UDP and TCP, repeatable (default 127.0.0.1:1053)");
+    app->add_option("--metrics", options_.metrics,
+                    "HOST:PORT serving Prometheus metrics over HTTP");
+    app->add_option("--cache-entries", options_.cache_entries, "cache size in answers; 0: no cache")
+        ->capture_default_str();
+    app->add_option("--max-udp-size", options_.max_udp_size,
+                    "the largest UDP answer sent, whatever the client advertises")
+        ->capture_default_str()
+        ->check(CLI::Range(512, 65535));
+    app->add_option("--udp-receive-buffer", options_.udp_receive_buffer,
+                    "bytes of kernel receive buffer per UDP listener, for bursts of queries "
+                    "(0: the kernel's default; net.core.rmem_max caps it unless run as root)")
+        ->capture_default_str();
+    app->add_option("--on-failure", on_failure_,
+                    "what a client gets when every upstream fails: servfail or drop")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"servfail", "drop"}));
+    app->add_option("--query-log", options_.query_log_size,
+                    "how many recent queries SIGUSR1 prints")
+        ->capture_default_str();
+    app->add_option("--log-level", level_, "error, warn, info or debug")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+    sections = {{"Signals",
+                 {"SIGHUP reloads the config and hosts files; SIGUSR1 prints the last queries to "
+                  "stderr; SIGINT and SIGTERM stop taking queries, answer those in flight and "
+                  "exit 0."},
+                 {}}};
+    examples = {
+        {"flowstack dns-forward",
+         "forward to the servers of /etc/resolv.conf on 127.0.0.1:1053; query it with "
+         "kdig @127.0.0.1 -p 1053 example.com"},
+        {"flowstack dns-forward --config forward.conf --listen 127.0.0.1:53",
+         "forward to the servers of forward.conf on port 53"},
+    };
+    set_footer();
   }
+
+  int run() override {
+    options_.level = *parse_log_level(level_);
+    options_.servfail_on_failure = on_failure_ == "servfail";
+    return run_dns_forward(options_);
+  }
+
+ private:
+  dns_forward_options options_;
+  std::string level_ = "info";
+  std::string on_failure_ = "servfail";
+};
+
+// The program's own command line: --help, --version, and the commands as subcommands.
+std::unique_ptr<CLI::App> program_app(const std::vector<std::unique_ptr<command>>& commands) {
+  auto app = std::make_unique<CLI::App>(
+      "flowstack: flows (reliable byte streams) over TCP, Unix sockets and more.", "flowstack");
+  app->require_subcommand(1);
+  app->set_version_flag("--version", std::string("flowstack ") + FLOWSTACK_VERSION);
+  app->footer(std::string("\nCommands:\n"
+                          "  cat [-v] [--progress] ADDRESS ADDRESS\n"
+                          "           relay bytes both ways between two endpoints, like socat;\n"
+                          "           `flowstack cat --help` describes addresses\n"
+                          "  dns-forward [--config FILE] [--listen ADDR]... [--metrics ADDR]\n"
+                          "           a DNS forwarder on UDP and TCP (default 127.0.0.1:1053)\n"
+                          "  `man flowstack` documents every command, option and address kind.\n") +
+              exit_codes_text());
+  for (const auto& c : commands) app->add_subcommand(c->app);
+  // The manual page, for the build to install: hidden from --help, since nobody types it.
+  app->add_flag_callback(
+         "--man-page",
+         [program = app.get(), &commands] {
+           manual m{program, FLOWSTACK_VERSION, {}, exit_codes};
+           for (const auto& c : commands)
+             m.commands.push_back({c->app.get(), c->sections, c->examples, c->kinds()});
+           std::fputs(roff_manual(m).c_str(), stdout);
+           throw CLI::Success();
+         })
+      ->group("");
+  return app;
+}
+
+bool names_a_command(CLI::App& app, const std::string& word) {
+  auto commands = app.get_subcommands([](CLI::App*) { return true; });
+  return std::any_of(commands.begin(), commands.end(),
+                     [&word](CLI::App* c) { return c->check_name(word); });
+}
+
+// Reads the command line into `app` and its commands. Words CLI11 would misread are dealt with
+// first: a first word that names no command, and an address such as "-,fork" that looks like an
+// option ("--" before it keeps it an address). Returns the exit status when there is nothing to
+// run (help, version, a malformed command line).
+std::optional<int> parse(CLI::App& app, std::vector<std::string> args) {
+  if (!args.empty() && args[0] != "--version" && args[0] != "-h" && args[0] != "--help" &&
+      args[0] != "--man-page" && !names_a_command(app, args[0])) {
+    const bool option = args[0].starts_with("-");
+    std::fprintf(stderr,
+                 "flowstack: unknown %s '%s', expected a command (cat, dns-forward), --help or "
+                 "--version\n",
+                 option ? "option" : "command", flowstack::escape_controls(args[0]).c_str());
+    return exit_usage;
+  }
+  if (!args.empty() && args[0] == "cat") {
+    auto address = std::find_if(args.begin() + 1, args.end(),
+                                [](const std::string& a) { return a.starts_with("-,"); });
+    if (address != args.end()) args.insert(address, "--");
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // help, version, the manual
+    // CLI11 says "The following argument was not expected: -x"; say it as the program's other
+    // messages are said, after the command's name.
+    std::string who = app.get_name();
+    for (const CLI::App* c : app.get_subcommands()) who += " " + c->get_name();
+    std::fprintf(stderr, "%s: %s; %s --help lists what is expected\n", who.c_str(),
+                 in_our_voice(flowstack::escape_controls(e.what())).c_str(), who.c_str());
+    return exit_usage;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kind_registry kinds = default_kinds();
+  std::vector<std::unique_ptr<command>> commands;
+  commands.push_back(std::make_unique<cat_command>(kinds));
+  commands.push_back(std::make_unique<dns_forward_command>());
+  auto app = program_app(commands);
+
+  if (auto status = parse(*app, std::vector<std::string>(argv + 1, argv + argc))) return *status;
+  for (const auto& c : commands)
+    if (c->app->parsed()) return c->run();
   return exit_usage;
 }

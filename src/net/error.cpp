@@ -22,6 +22,8 @@ class net_category_impl final : public std::error_category {
       case net_errc::invalid_address:
         return "invalid address: expected HOST:PORT, such as 127.0.0.1:80, [::1]:80 or "
                "localhost:80";
+      case net_errc::host_not_found:
+        return "host not found: the name resolves to no address";
     }
     return "unknown net error " + std::to_string(code);
   }

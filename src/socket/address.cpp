@@ -3,6 +3,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <flowstack/socket/address.hpp>
+#include <flowstack/socket/error.hpp>
 #include <string>
 
 namespace flowstack::socket {
@@ -15,10 +16,10 @@ asio::awaitable<result<std::vector<net::tcp_endpoint>>> resolve(net::host_port w
   auto [ec, results] =
       co_await resolver.async_resolve(where.host, service, asio::ip::resolver_base::numeric_service,
                                       asio::experimental::as_tuple(asio::use_awaitable));
-  if (ec) co_return fail(ec);
+  if (ec) co_return fail(map_system_error(ec));
   std::vector<net::tcp_endpoint> endpoints;
   for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-  if (endpoints.empty()) co_return fail(asio::error::host_not_found);
+  if (endpoints.empty()) co_return fail(net::net_errc::host_not_found);
   co_return endpoints;
 }
 

@@ -3,7 +3,9 @@
 
 #include <asio/local/stream_protocol.hpp>
 #include <asio/this_coro.hpp>
+#include <flowstack/socket/error.hpp>
 #include <flowstack/socket/unix.hpp>
+#include <string_view>
 
 #include "socket_acceptor.hpp"
 #include "socket_flow.hpp"
@@ -13,9 +15,24 @@ namespace {
 
 using stream = asio::local::stream_protocol;
 
+// Linux's abstract namespace: a name with no file behind it, written "@name" as ss(8) and socat
+// print it, which the kernel reads as a NUL and then the name.
+bool is_abstract(std::string_view path) {
+  return path.starts_with('@');
+}
+
+stream::endpoint endpoint_of(const std::string& path) {
+  if (!is_abstract(path)) return stream::endpoint(path);
+  std::string name = path;
+  name[0] = '\0';
+  return stream::endpoint(name);
+}
+
 std::string path_text(const stream::endpoint& endpoint) {
   auto path = endpoint.path();
-  return path.empty() ? std::string("(unnamed)") : path;
+  if (path.empty()) return "(unnamed)";
+  if (path[0] == '\0') path[0] = '@';
+  return path;
 }
 
 flow wrap_unix(stream::socket socket, const net::flow_options& options) {
@@ -53,8 +70,11 @@ class unix_acceptor final : public detail::socket_acceptor<stream> {
   }
   std::string local_address() const override { return path_; }
   unsigned short local_port() const override { return 0; }
-  // Remembers the socket file just bound, to remove it when listening stops.
-  void bound() { bound_ = socket_file(path_); }
+  // Remembers the socket file just bound, to remove it when listening stops (an abstract name
+  // has no file, and goes away with the socket).
+  void bound() {
+    if (!is_abstract(path_)) bound_ = socket_file(path_);
+  }
 
  private:
   flow wrap(stream::socket socket) override { return wrap_unix(std::move(socket), options_); }
@@ -72,7 +92,7 @@ bool someone_listens(asio::any_io_executor executor, const std::string& path) {
   probe.open(stream(), ec);
   if (ec) return true;
   probe.non_blocking(true, ec);
-  probe.connect(stream::endpoint(path), ec);
+  probe.connect(endpoint_of(path), ec);
   return map_system_error(ec) != net::net_errc::refused;
 }
 
@@ -89,7 +109,8 @@ asio::awaitable<result<flow>> unix_connect(std::string path, net::flow_options o
     co_return fail(std::make_error_code(std::errc::filename_too_long));
   auto executor = co_await asio::this_coro::executor;
   stream::socket socket(executor);
-  auto [ec] = co_await socket.async_connect(stream::endpoint(path), detail::as_result);
+  auto where = endpoint_of(path);
+  auto [ec] = co_await socket.async_connect(where, detail::as_result);
   if (ec) co_return fail(map_system_error(ec));
   co_return wrap_unix(std::move(socket), options);
 }
@@ -102,11 +123,16 @@ result<net::listener> unix_listen(asio::any_io_executor executor, std::string pa
   std::error_code ec;
   acceptor.open(stream(), ec);
   if (ec) return fail(map_system_error(ec));
-  acceptor.bind(stream::endpoint(path), ec);
-  if (ec == asio::error::address_in_use && socket_file(path) && !someone_listens(executor, path)) {
-    // A socket file that nobody accepts on is left over from a process that died: replace it.
-    ::unlink(path.c_str());
-    acceptor.bind(stream::endpoint(path), ec);
+  acceptor.bind(endpoint_of(path), ec);
+  if (ec == asio::error::address_in_use && !is_abstract(path)) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode))
+      return fail(socket_errc::not_a_socket);
+    if (socket_file(path) && !someone_listens(executor, path)) {
+      // A socket file that nobody accepts on is left over from a process that died: replace it.
+      ::unlink(path.c_str());
+      acceptor.bind(endpoint_of(path), ec);
+    }
   }
   if (ec) return fail(map_system_error(ec));
   from->bound();

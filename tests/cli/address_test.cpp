@@ -207,6 +207,18 @@ TEST(address_kinds, unix_listen_takes_fork) {
   EXPECT_EQ(a.transport.value("max-children"), 2u);
 }
 
+TEST(address_kinds, an_at_sign_path_reaches_the_socket_module_as_written_for_its_abstract_name) {
+  EXPECT_EQ(parse_ok("unix:@name").transport.path, "@name");
+  EXPECT_EQ(parse_ok("unix-listen:@name,fork").transport.path, "@name");
+  EXPECT_EQ(parse_ok("unix:./@name").transport.path, "./@name");
+}
+
+TEST(address_kinds, help_says_how_to_write_an_abstract_unix_name_and_a_file_named_with_an_at) {
+  auto help = kinds().describe();
+  EXPECT_NE(help.find("unix:@NAME"), std::string::npos) << help;
+  EXPECT_NE(help.find("./@x"), std::string::npos) << help;
+}
+
 TEST(address_kinds, help_lists_every_kind_with_usage) {
   auto help = kinds().describe();
   for (const char* usage :

@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <string>
 
+#include "kinds.hpp"
 #include "process.hpp"
 
 namespace flowstack::test {
@@ -17,6 +19,7 @@ namespace {
 
 const std::string flowstack_binary = FLOWSTACK_BINARY;
 const std::string socat_binary = SOCAT_BINARY;
+const std::string groff_binary = GROFF_BINARY;
 
 std::string port_text(unsigned short port) {
   return std::to_string(port);
@@ -490,6 +493,194 @@ TEST(command_line, fork_with_stdio_is_refused_since_one_stdin_cannot_serve_many_
   EXPECT_NE(c.err().find("fork serves many peers but '-' is one stdin and stdout"),
             std::string::npos)
       << c.err();
+}
+
+TEST(cat, a_listener_on_port_0_says_the_port_it_bound_without_verbose) {
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+
+  child relay(
+      {flowstack_binary, "cat", "tcp-listen:127.0.0.1:0", "tcp:127.0.0.1:" + port_text(backend)});
+  ASSERT_TRUE(relay.wait_for_stderr("flowstack cat: listening on 127.0.0.1:")) << relay.err();
+  child client({socat_binary, "-t", "10", "-", "TCP:127.0.0.1:" + reported_port(relay)});
+  client.write_stdin("found the port\n");
+  client.close_stdin();
+  EXPECT_EQ(client.wait(), 0) << client.err();
+  EXPECT_EQ(client.out(), "15\n");
+  EXPECT_EQ(relay.wait(), 0) << relay.err();
+}
+
+TEST(cat, a_listener_on_a_chosen_port_stays_quiet_without_verbose) {
+  auto port = free_port();
+  child relay({flowstack_binary, "cat", "tcp-listen:127.0.0.1:" + port_text(port), "-"},
+              "/dev/null");
+  EXPECT_FALSE(relay.wait_for_stderr("listening on", 300ms)) << relay.err();
+  relay.signal(SIGTERM);
+  EXPECT_EQ(relay.wait(), 128 + SIGTERM) << relay.err();
+}
+
+// --progress draws only on a terminal: script(1) gives it one, and copies what it draws.
+TEST(cat, progress_names_the_addresses_of_each_direction) {
+  auto backend = free_port();
+  const std::string first = "tcp-listen:127.0.0.1:0";
+  const std::string second = "tcp:127.0.0.1:" + port_text(backend);
+  child terminal({"script", "-qfec", flowstack_binary + " cat --progress " + first + " " + second,
+                  "/dev/null"});
+  EXPECT_TRUE(terminal.wait_for_stdout(first + " => " + second + ": 0 B")) << terminal.out();
+  EXPECT_TRUE(terminal.wait_for_stdout(second + " => " + first + ": 0 B")) << terminal.out();
+  EXPECT_EQ(terminal.out().find(">>"), std::string::npos) << terminal.out();
+}
+
+// A reader that goes away: `head` takes one byte of an endless stream and exits.
+TEST(cat, a_reader_that_went_away_is_a_broken_pipe_not_a_closed_flow) {
+  auto port = free_port();
+  child server({socat_binary, "-d", "-d", "-t", "5",
+                "TCP-LISTEN:" + port_text(port) + ",bind=127.0.0.1,reuseaddr", "SYSTEM:yes"});
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+  const std::string script = "{ \"$0\" cat tcp:127.0.0.1:" + port_text(port) +
+                             " - </dev/null; echo \"status=$?\" >&2; } | head -c 1 >/dev/null";
+  child shell({"sh", "-c", script, flowstack_binary});
+  EXPECT_EQ(shell.wait(), 0) << shell.err();
+  EXPECT_NE(shell.err().find("status=1"), std::string::npos) << shell.err();
+  EXPECT_NE(shell.err().find("failed writing to stdio: broken pipe: the reader went away"),
+            std::string::npos)
+      << shell.err();
+  EXPECT_EQ(shell.err().find("flow is closed"), std::string::npos) << shell.err();
+}
+
+TEST(cat, unix_listen_on_a_file_that_is_not_a_socket_says_so_and_leaves_it_alone) {
+  scratch_dir dir;
+  auto path = dir.file("notes.txt");
+  write_file(path, "keep me");
+  child cat({flowstack_binary, "cat", "unix-listen:" + path, "-"}, "/dev/null");
+  EXPECT_EQ(cat.wait(), 1);
+  EXPECT_NE(cat.err().find("flowstack cat: unix-listen:" + path +
+                           ": the path exists and is not a socket"),
+            std::string::npos)
+      << cat.err();
+  EXPECT_EQ(cat.err().find("already in use"), std::string::npos) << cat.err();
+  EXPECT_EQ(read_file(path), "keep me");
+}
+
+TEST(cat, a_system_error_reads_lower_case_after_the_address) {
+  scratch_dir dir;
+  auto path = dir.file("nobody-here.sock");
+  child cat({flowstack_binary, "cat", "-", "unix:" + path}, "/dev/null");
+  EXPECT_EQ(cat.wait(), 1);
+  EXPECT_NE(cat.err().find("flowstack cat: unix:" + path + ": no such file or directory\n"),
+            std::string::npos)
+      << cat.err();
+}
+
+std::string abstract_name(const char* name) {
+  return "flowstack-cli-test-" + std::to_string(::getpid()) + "-" + name;
+}
+
+TEST(cat, unix_connects_to_an_abstract_socket_written_with_an_at_sign) {
+  auto name = abstract_name("connect");
+  child server({socat_binary, "-d", "-d", "ABSTRACT-LISTEN:" + name, "SYSTEM:wc -c"});
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+  child cat({flowstack_binary, "cat", "-", "unix:@" + name});
+  cat.write_stdin("abstract\n");
+  cat.close_stdin();
+  EXPECT_EQ(cat.wait(), 0) << cat.err();
+  EXPECT_EQ(cat.out(), "9\n");
+  EXPECT_EQ(server.wait(), 0) << server.err();
+}
+
+TEST(cat, unix_listen_on_an_abstract_name_relays_and_makes_no_file) {
+  auto name = abstract_name("listen");
+  auto backend = free_port();
+  child server(counting_server(backend));
+  ASSERT_TRUE(server.wait_for_stderr("listening on")) << server.err();
+  child relay({flowstack_binary, "cat", "-v", "unix-listen:@" + name,
+               "tcp:127.0.0.1:" + port_text(backend)});
+  ASSERT_TRUE(relay.wait_for_stderr("listening on @" + name)) << relay.err();
+  EXPECT_FALSE(std::filesystem::exists("@" + name)) << "a file was made for an abstract name";
+
+  child client({socat_binary, "-t", "10", "-", "ABSTRACT-CONNECT:" + name});
+  client.write_stdin(pattern(4000, 5));
+  client.close_stdin();
+  EXPECT_EQ(client.wait(), 0) << client.err();
+  EXPECT_EQ(client.out(), "4000\n");
+  EXPECT_EQ(relay.wait(), 0) << relay.err();
+}
+
+TEST(command_line, a_command_line_error_is_said_after_the_command_in_lower_case) {
+  child cat({flowstack_binary, "cat", "-x", "-", "-"});
+  EXPECT_EQ(cat.wait(), 2);
+  EXPECT_EQ(cat.err().rfind("flowstack cat: the following argument was not expected: -x", 0), 0u)
+      << cat.err();
+  child forward({flowstack_binary, "dns-forward", "--bogus"});
+  EXPECT_EQ(forward.wait(), 2);
+  EXPECT_EQ(forward.err().rfind("flowstack dns-forward: the following argument was not expected: "
+                                "--bogus",
+                                0),
+            0u)
+      << forward.err();
+  child nothing({flowstack_binary});
+  EXPECT_EQ(nothing.wait(), 2);
+  EXPECT_EQ(nothing.err().rfind("flowstack: a subcommand is required", 0), 0u) << nothing.err();
+}
+
+// Text as the manual page writes it: roff escapes every '-' (and '\').
+std::string in_roff(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '-' ? "\\-" : c == '\\' ? "\\e" : std::string(1, c);
+  return out;
+}
+
+TEST(manual, names_every_kind_and_every_kind_option_of_the_registry) {
+  child page({flowstack_binary, "--man-page"});
+  ASSERT_EQ(page.wait(), 0) << page.err();
+  auto kinds = cli::default_kinds();
+  ASSERT_FALSE(kinds.kinds().empty());
+  for (const auto& k : kinds.kinds()) {
+    EXPECT_NE(page.out().find(in_roff(k->usage)), std::string::npos) << k->usage;
+    EXPECT_NE(page.out().find(in_roff(k->help)), std::string::npos) << k->help;
+    for (const auto& o : k->options)
+      EXPECT_NE(page.out().find("\\fB," + in_roff(cli::option_usage(o)) + "\\fR"),
+                std::string::npos)
+          << k->name << " option " << o.name;
+  }
+}
+
+TEST(manual, names_every_option_of_every_command_and_the_exit_codes) {
+  child page({flowstack_binary, "--man-page"});
+  ASSERT_EQ(page.wait(), 0) << page.err();
+  const std::regex long_option("--[a-z][a-z-]*");
+  for (const char* command : {"cat", "dns-forward"}) {
+    child help({flowstack_binary, command, "--help"});
+    ASSERT_EQ(help.wait(), 0) << help.err();
+    EXPECT_NE(page.out().find(".SS " + in_roff(command)), std::string::npos) << command;
+    const std::string& text = help.out();
+    int options = 0;
+    for (std::sregex_iterator it(text.begin(), text.end(), long_option), end; it != end; ++it) {
+      ++options;
+      EXPECT_NE(page.out().find("\\fB" + in_roff(it->str()) + "\\fR"), std::string::npos)
+          << command << " " << it->str();
+    }
+    EXPECT_GT(options, 1) << command;
+  }
+  for (const char* section : {".SH EXIT STATUS", ".SH EXAMPLES", "128+N", ".SH ADDRESSES"})
+    EXPECT_NE(page.out().find(section), std::string::npos) << section;
+}
+
+TEST(manual, renders_without_a_warning) {
+  scratch_dir dir;
+  child page({flowstack_binary, "--man-page"});
+  ASSERT_EQ(page.wait(), 0) << page.err();
+  write_file(dir.file("flowstack.1"), page.out());
+  child groff({groff_binary, "-man", "-ww", "-z", dir.file("flowstack.1")}, "/dev/null");
+  EXPECT_EQ(groff.wait(), 0) << groff.err();
+  EXPECT_EQ(groff.err(), "");
+}
+
+TEST(manual, is_not_in_the_help_since_nobody_types_it) {
+  child help({flowstack_binary, "--help"});
+  EXPECT_EQ(help.wait(), 0);
+  EXPECT_EQ(help.out().find("man-page"), std::string::npos) << help.out();
 }
 
 }  // namespace

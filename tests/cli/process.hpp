@@ -95,6 +95,10 @@ class child {
   bool wait_for_stderr(std::string_view needle, std::chrono::milliseconds limit = 5000ms) {
     return wait_until([&] { return err_text_.find(needle) != std::string::npos; }, limit);
   }
+  // Waits until stdout holds `needle`.
+  bool wait_for_stdout(std::string_view needle, std::chrono::milliseconds limit = 5000ms) {
+    return wait_until([&] { return out_text_.find(needle) != std::string::npos; }, limit);
+  }
   // Waits until stdout holds at least `size` bytes.
   bool wait_for_stdout(std::size_t size, std::chrono::milliseconds limit = 5000ms) {
     return wait_until([&] { return out_text_.size() >= size; }, limit);

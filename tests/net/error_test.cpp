@@ -6,9 +6,9 @@
 namespace flowstack::net {
 namespace {
 
-constexpr net_errc every_net_errc[] = {net_errc::refused,        net_errc::timeout,
-                                       net_errc::unreachable,    net_errc::reset,
-                                       net_errc::address_in_use, net_errc::invalid_address};
+constexpr net_errc every_net_errc[] = {
+    net_errc::refused,        net_errc::timeout,         net_errc::unreachable,   net_errc::reset,
+    net_errc::address_in_use, net_errc::invalid_address, net_errc::host_not_found};
 
 TEST(net_category, is_named_net_and_every_code_has_a_sentence) {
   EXPECT_STREQ(net_category().name(), "net");

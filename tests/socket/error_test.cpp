@@ -20,6 +20,19 @@ TEST(map_system_error, maps_the_conditions_the_seeds_name) {
   EXPECT_EQ(map_system_error(system_error(EADDRINUSE)), net::net_errc::address_in_use);
 }
 
+TEST(map_system_error, a_name_that_resolves_to_nothing_is_host_not_found_in_our_words) {
+  std::error_code ec = map_system_error(asio::error::host_not_found);
+  EXPECT_EQ(ec, net::net_errc::host_not_found);
+  EXPECT_EQ(map_system_error(asio::error::no_data), net::net_errc::host_not_found);
+  EXPECT_EQ(ec.message().rfind("host not found", 0), 0u) << ec.message();
+}
+
+TEST(socket_category, is_named_socket_and_says_what_to_do_about_a_path_that_is_no_socket) {
+  std::error_code ec = socket_errc::not_a_socket;
+  EXPECT_STREQ(ec.category().name(), "socket");
+  EXPECT_NE(ec.message().find("is not a socket"), std::string::npos) << ec.message();
+}
+
 TEST(map_system_error, the_mapped_codes_mean_the_flow_conditions) {
   EXPECT_EQ(map_system_error(system_error(ETIMEDOUT)), flow_condition::timeout);
   EXPECT_EQ(map_system_error(system_error(ECONNREFUSED)), flow_condition::refused);

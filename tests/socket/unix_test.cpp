@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <flowstack/socket/error.hpp>
 #include <flowstack/socket/unix.hpp>
 #include <fstream>
 
@@ -118,7 +119,9 @@ TEST(unix_socket, a_file_that_is_not_a_socket_is_left_alone) {
     auto l = unix_listen(ex, where.path, echo_handler());
     co_return error_of(l);
   });
-  EXPECT_EQ(error, net::net_errc::address_in_use);
+  // Not "address already in use": nothing is bound there, the path is taken by a file.
+  EXPECT_EQ(error, socket_errc::not_a_socket);
+  EXPECT_NE(error.message().find("not a socket"), std::string::npos) << error.message();
   std::ifstream in(where.path);
   std::string content;
   std::getline(in, content);
@@ -179,6 +182,69 @@ TEST(unix_socket, the_longest_path_a_socket_address_holds_is_accepted) {
   EXPECT_EQ(got, "at the limit");
   ::unlink(path.c_str());
   ::rmdir(dir.c_str());
+}
+
+// A name in the abstract namespace, unique to this test process.
+std::string abstract_name(const char* name) {
+  return "@flowstack-test-" + std::to_string(::getpid()) + "-" + name;
+}
+
+TEST(unix_socket, an_abstract_name_carries_a_flow_and_makes_no_file) {
+  const std::string name = abstract_name("roundtrip");
+  auto got = run([&name](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+    auto l = must_unix_listen(ex, name, echo_handler());
+    EXPECT_EQ(l.local_address(), name);
+    EXPECT_FALSE(exists(name)) << "a file was made for an abstract name";
+    co_return co_await send_and_read_back(name, "over an abstract socket");
+  });
+  EXPECT_EQ(got, "over an abstract socket");
+  EXPECT_FALSE(exists(name));
+}
+
+TEST(unix_socket, an_abstract_name_is_written_with_an_at_sign_in_descriptions) {
+  const std::string name = abstract_name("description");
+  run([&name](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto l = must_unix_listen(ex, name, echo_handler());
+    auto f = co_await unix_connect(name);
+    EXPECT_TRUE(f) << error_of(f).message();
+    if (!f) co_return;
+    EXPECT_EQ(f->description(), "unix (unnamed) -> " + name);
+    co_await f->close();
+  });
+}
+
+TEST(unix_socket, an_abstract_name_already_bound_gives_address_in_use) {
+  const std::string name = abstract_name("taken");
+  auto error = run([&name](asio::any_io_executor ex) -> asio::awaitable<std::error_code> {
+    auto first = must_unix_listen(ex, name, echo_handler());
+    auto second = unix_listen(ex, name, echo_handler());
+    auto text = co_await send_and_read_back(name, "first");
+    EXPECT_EQ(text, "first");
+    co_return error_of(second);
+  });
+  EXPECT_EQ(error, net::net_errc::address_in_use);
+}
+
+TEST(unix_socket, an_abstract_name_nobody_listens_on_is_refused) {
+  const std::string name = abstract_name("nobody");
+  auto error = run([&name](asio::any_io_executor) -> asio::awaitable<std::error_code> {
+    auto f = co_await unix_connect(name);
+    co_return error_of(f);
+  });
+  EXPECT_EQ(error, net::net_errc::refused);
+}
+
+TEST(unix_socket, only_a_leading_at_sign_names_the_abstract_namespace_not_one_in_a_file_name) {
+  socket_path dir("at-sign-dir");
+  ASSERT_EQ(::mkdir(dir.path.c_str(), 0700), 0);
+  const std::string file = dir.path + "/@x";
+  auto got = run([&file](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+    auto l = must_unix_listen(ex, file, echo_handler());
+    EXPECT_TRUE(exists(file));
+    co_return co_await send_and_read_back(file, "a file after all");
+  });
+  EXPECT_EQ(got, "a file after all");
+  ::rmdir(dir.path.c_str());
 }
 
 asio::awaitable<read_result> read_of(flow& f) {

@@ -16,6 +16,7 @@ enum class net_errc {
   reset,            // the peer reset the connection
   address_in_use,   // listen: something is bound there already
   invalid_address,  // an address string that does not parse
+  host_not_found,   // a host name that resolves to no address
 };
 
 const std::error_category& net_category() noexcept;
