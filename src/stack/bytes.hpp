@@ -2,6 +2,7 @@
 // these, with the bounds checked by the caller beforehand.
 #pragma once
 
+#include <asio/ip/address_v4.hpp>
 #include <cstdint>
 
 namespace flowstack::stack::wire {
@@ -21,6 +22,13 @@ inline void store32(std::uint8_t* p, std::uint32_t v) noexcept {
   p[1] = static_cast<std::uint8_t>(v >> 16);
   p[2] = static_cast<std::uint8_t>(v >> 8);
   p[3] = static_cast<std::uint8_t>(v);
+}
+
+inline asio::ip::address_v4 load_ipv4(const std::uint8_t* p) {
+  return asio::ip::address_v4(load32(p));
+}
+inline void store_ipv4(std::uint8_t* p, const asio::ip::address_v4& a) {
+  store32(p, a.to_uint());
 }
 
 }  // namespace flowstack::stack::wire

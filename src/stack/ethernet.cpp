@@ -8,7 +8,9 @@
 namespace flowstack::stack {
 
 using wire::load16;
+using wire::load_ipv4;
 using wire::store16;
+using wire::store_ipv4;
 
 std::string mac_address::to_string() const {
   char out[18];
@@ -62,15 +64,6 @@ void write_ethernet_header(std::span<std::uint8_t> out, const mac_address& desti
 namespace {
 
 constexpr std::uint16_t hardware_ethernet = 1;
-
-asio::ip::address_v4 load_ipv4(const std::uint8_t* p) {
-  return asio::ip::address_v4(asio::ip::address_v4::bytes_type{p[0], p[1], p[2], p[3]});
-}
-
-void store_ipv4(std::uint8_t* p, const asio::ip::address_v4& a) {
-  auto b = a.to_bytes();
-  std::copy(b.begin(), b.end(), p);
-}
 
 }  // namespace
 

@@ -9,6 +9,7 @@ namespace flowstack::stack {
 
 using wire::load16;
 using wire::load32;
+using wire::load_ipv4;
 using wire::store16;
 using wire::store32;
 
@@ -37,10 +38,6 @@ std::error_code check_options(std::span<const std::uint8_t> options) {
     i += length;
   }
   return {};
-}
-
-asio::ip::address_v4 load_ipv4(const std::uint8_t* p) {
-  return asio::ip::address_v4(asio::ip::address_v4::bytes_type{p[0], p[1], p[2], p[3]});
 }
 
 }  // namespace
@@ -92,8 +89,8 @@ std::size_t write_ipv4_header(std::span<std::uint8_t> out, const ipv4_header& h)
   p[8] = h.ttl;
   p[9] = h.protocol;
   store16(p + 10, 0);
-  store32(p + 12, h.source.to_uint());
-  store32(p + 16, h.destination.to_uint());
+  wire::store_ipv4(p + 12, h.source);
+  wire::store_ipv4(p + 16, h.destination);
   store16(p + 10, internet_checksum(out.first(ipv4_min_header_size)));
   return ipv4_min_header_size;
 }

@@ -219,11 +219,7 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
   // and acknowledges ours.
   if (state_ == tcp_state::syn_received && h.has(tcp_flag::syn) && h.has(tcp_flag::ack) &&
       seq == irs_ && snd_una_ < seq32(h.ack) && seq32(h.ack) <= snd_nxt_) {
-    state_ = tcp_state::established;
-    established_once_ = true;
-    snd_wnd_ = h.window;  // a SYN's window is never scaled
-    snd_wl1_ = seq;
-    snd_wl2_ = seq32(h.ack);
+    establish(seq, seq32(h.ack), h.window);  // a SYN's window is never scaled
     process_ack(h, 0, now);
     queue_ack();
     return;
@@ -264,15 +260,19 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
       rst_with_ack_ = false;
       return;
     }
-    state_ = tcp_state::established;
-    established_once_ = true;
-    snd_wl1_ = seq;
-    snd_wl2_ = ack;
-    snd_wnd_ = std::uint32_t(h.window) << snd_scale_;
+    establish(seq, ack, std::uint32_t(h.window) << snd_scale_);
   }
   process_ack(h, payload.size(), now);
   if (state_ == tcp_state::closed) return;
   if (!payload.empty() || h.has(tcp_flag::fin)) process_data(h, payload, now);
+}
+
+void tcp_connection::establish(seq32 seq, seq32 ack, std::uint32_t window) {
+  state_ = tcp_state::established;
+  established_once_ = true;
+  snd_wnd_ = window;
+  snd_wl1_ = seq;
+  snd_wl2_ = ack;
 }
 
 void tcp_connection::input_syn_sent(const tcp_header& h, std::span<const std::uint8_t> payload,
@@ -396,9 +396,7 @@ void tcp_connection::process_ack(const tcp_header& h, std::size_t payload_size, 
     retransmitting_ = false;
     probe_due_ = false;
     on_new_ack(acked_in_sequence, now);
-    if (srtt_)
-      rto_ = std::clamp(*srtt_ + std::max(clock_granularity, 4 * *rttvar_), settings_.rto_min,
-                        settings_.rto_max);
+    if (srtt_) rto_ = rto_from_estimates();  // the backoff ends with new data acknowledged
     retransmit_at_.reset();
     if (snd_una_ != snd_max_) retransmit_at_ = now + rto_;
     if (fin_acked) {
@@ -534,7 +532,11 @@ void tcp_connection::sample_rtt(clock::duration rtt) {
     rttvar_ = (3 * *rttvar_ + error) / 4;
     srtt_ = (7 * *srtt_ + rtt) / 8;
   }
-  rto_ = std::clamp(*srtt_ + std::max(clock_granularity, 4 * *rttvar_), settings_.rto_min,
+  rto_ = rto_from_estimates();
+}
+
+clock::duration tcp_connection::rto_from_estimates() const noexcept {
+  return std::clamp(*srtt_ + std::max(clock_granularity, 4 * *rttvar_), settings_.rto_min,
                     settings_.rto_max);
 }
 
@@ -615,6 +617,16 @@ tcp_header tcp_connection::header(std::uint8_t flags, seq32 seq) const {
   return h;
 }
 
+tcp_output tcp_connection::segment(std::uint8_t flags, seq32 seq, std::size_t offset,
+                                   std::size_t size) const {
+  tcp_output o{header(flags, seq), {}};
+  if (size > 0) {
+    o.payload = buffer::create_uninitialized(size);
+    std::copy_n(send_buffer_.begin() + static_cast<std::ptrdiff_t>(offset), size, o.payload.data());
+  }
+  return o;
+}
+
 void tcp_connection::arm_retransmission(time_point now) {
   if (!retransmit_at_) retransmit_at_ = now + rto_;
 }
@@ -628,12 +640,7 @@ void tcp_connection::send_data(time_point now, std::vector<tcp_output>& out) {
     std::uint8_t flags = tcp_flag::ack;
     if (fin_sent_ && snd_una_ + static_cast<std::uint32_t>(size) == fin_seq_)
       flags |= tcp_flag::fin;
-    tcp_output o{header(flags, snd_una_), {}};
-    if (size > 0) {
-      o.payload = buffer::create_uninitialized(size);
-      std::copy_n(send_buffer_.begin(), size, o.payload.data());
-    }
-    out.push_back(std::move(o));
+    out.push_back(segment(flags, snd_una_, 0, size));
     ++retransmissions_;
     timing_.reset();  // Karn
     ack_now_ = false;
@@ -664,11 +671,7 @@ void tcp_connection::send_data(time_point now, std::vector<tcp_output>& out) {
     std::uint8_t flags = tcp_flag::ack;
     if (size > 0 && size == unsent) flags |= tcp_flag::psh;
     if (fin_now) flags |= tcp_flag::fin;
-    tcp_output o{header(flags, snd_nxt_), {}};
-    if (size > 0) {
-      o.payload = buffer::create_uninitialized(size);
-      std::copy_n(send_buffer_.begin() + in_flight, size, o.payload.data());
-    }
+    tcp_output o = segment(flags, snd_nxt_, in_flight, size);
     if (!timing_ && !retransmitting_ && size > 0) timing_ = std::pair(snd_nxt_, now);
     snd_nxt_ += static_cast<std::uint32_t>(size);
     if (snd_max_ < snd_nxt_) snd_max_ = snd_nxt_;

@@ -162,6 +162,8 @@ class tcp_connection {
   void challenge_ack(time_point now);
   void fail(std::error_code ec);
   void enter_time_wait(time_point now);
+  // The handshake is done: the peer's window as the segment (seq, ack) gave it.
+  void establish(seq32 seq, seq32 ack, std::uint32_t window);
   void take_syn_options(const tcp_header& h);
 
   // Sending.
@@ -172,6 +174,10 @@ class tcp_connection {
   void arm_retransmission(time_point now);
   void retransmit(time_point now);
   void sample_rtt(clock::duration rtt);
+  // RFC 6298 §2.3 from SRTT and RTTVAR (which must exist), within rto_min and rto_max.
+  clock::duration rto_from_estimates() const noexcept;
+  // A segment of `size` bytes from `offset` in the send buffer, at `seq`.
+  tcp_output segment(std::uint8_t flags, seq32 seq, std::size_t offset, std::size_t size) const;
 
   tcp_endpoints endpoints_;
   tcp_settings settings_;
