@@ -65,7 +65,9 @@ std::pair<buffer, buffer> buffer::split(std::size_t at) const {
   return {sub(0, at), sub(at, length_ - at)};
 }
 
-buffer buffer::clone() const { return copy_of(bytes()); }
+buffer buffer::clone() const {
+  return copy_of(bytes());
+}
 
 std::uint8_t buffer::get_u8(std::size_t offset) const {
   check_range(offset, 1, "get_u8");

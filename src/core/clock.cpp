@@ -32,8 +32,8 @@ clock& clock::steady() noexcept {
 // the timer after marking it due, which tells its wake-up from a cancellation from outside.
 struct manual_clock::waiter {
   asio::steady_timer* timer;
-  bool due = false;     // woken by advance_to
-  bool listed = true;   // still in waiters_ (a cancellation from outside leaves it there)
+  bool due = false;    // woken by advance_to
+  bool listed = true;  // still in waiters_ (a cancellation from outside leaves it there)
 };
 
 manual_clock::manual_clock() : now_(time_point{} + std::chrono::hours(24 * 365)) {}
@@ -47,7 +47,8 @@ manual_clock::~manual_clock() {
 
 asio::awaitable<bool> manual_clock::wait_until(time_point deadline) {
   if (deadline <= now_) co_return true;
-  asio::steady_timer timer(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+  asio::steady_timer timer(co_await asio::this_coro::executor,
+                           asio::steady_timer::time_point::max());
   waiter self{&timer};
   auto position = waiters_.emplace(key{deadline, arrivals_++}, &self).first;
   co_await timer.async_wait(as_tuple);

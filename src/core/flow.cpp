@@ -18,9 +18,13 @@ flow_impl::flow_impl(asio::any_io_executor executor)
 
 flow_impl::~flow_impl() = default;
 
-asio::awaitable<void> flow_impl::do_shutdown_read() { co_return; }
+asio::awaitable<void> flow_impl::do_shutdown_read() {
+  co_return;
+}
 
-asio::awaitable<void> flow_impl::do_abort() { co_await do_close(); }
+asio::awaitable<void> flow_impl::do_abort() {
+  co_await do_close();
+}
 
 void flow_impl::fail_with(std::error_code ec) {
   if (!error_) error_ = ec;

@@ -11,7 +11,8 @@ class callback_flow final : public flow_impl {
  public:
   callback_flow(asio::any_io_executor executor, function_flow_callbacks callbacks,
                 std::size_t read_size)
-      : flow_impl(std::move(executor)), callbacks_(std::move(callbacks)),
+      : flow_impl(std::move(executor)),
+        callbacks_(std::move(callbacks)),
         read_size_(std::max<std::size_t>(read_size, 1)) {}
 
   std::string description() const override { return "function flow"; }

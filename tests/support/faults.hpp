@@ -11,6 +11,8 @@ namespace flowstack::test {
 inline const std::error_code io_error = std::make_error_code(std::errc::io_error);
 
 // The fault-injection controls of a flow made by memory_pair.
-inline memory_flow& faults(flow& f) { return *f.as<memory_flow>(); }
+inline memory_flow& faults(flow& f) {
+  return *f.as<memory_flow>();
+}
 
 }  // namespace flowstack::test

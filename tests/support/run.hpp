@@ -77,8 +77,9 @@ auto spawn_and_drive(MakeAwaitable& make, Drive drive) {
 // when the coroutine cannot finish or takes longer than `limit`.
 template <typename MakeAwaitable>
 auto run(MakeAwaitable make, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  return detail::spawn_and_drive(
-      make, [limit](asio::io_context& io, const bool& finished) { detail::drive(io, finished, limit); });
+  return detail::spawn_and_drive(make, [limit](asio::io_context& io, const bool& finished) {
+    detail::drive(io, finished, limit);
+  });
 }
 
 }  // namespace flowstack::test

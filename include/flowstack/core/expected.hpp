@@ -27,9 +27,12 @@ namespace flowstack {
 template <typename E>
 class unexpected {
  public:
+  // clang-format 14 cannot lay out requires-clauses.
+  // clang-format off
   template <typename G = E>
     requires std::is_constructible_v<E, G>
   constexpr explicit unexpected(G&& error) : error_(std::forward<G>(error)) {}
+  // clang-format on
 
   constexpr const E& error() const& noexcept { return error_; }
   constexpr E& error() & noexcept { return error_; }
@@ -55,7 +58,9 @@ struct is_unexpected : std::false_type {};
 template <typename E>
 struct is_unexpected<unexpected<E>> : std::true_type {};
 
-[[noreturn]] inline void bad_expected_access() { std::abort(); }
+[[noreturn]] inline void bad_expected_access() {
+  std::abort();
+}
 }  // namespace detail
 
 template <typename T, typename E>
@@ -64,6 +69,8 @@ class expected {
   using value_type = T;
   using error_type = E;
 
+  // clang-format 14 cannot lay out requires-clauses.
+  // clang-format off
   constexpr expected()
     requires std::is_default_constructible_v<T>
       : state_(std::in_place_index<0>) {}
@@ -74,6 +81,7 @@ class expected {
              !detail::is_unexpected<std::remove_cvref_t<U>>::value &&
              std::is_constructible_v<T, U>)
   constexpr expected(U&& value) : state_(std::in_place_index<0>, std::forward<U>(value)) {}
+  // clang-format on
 
   template <typename G>
   constexpr expected(const unexpected<G>& u) : state_(std::in_place_index<1>, u.error()) {}

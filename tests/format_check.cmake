@@ -1,0 +1,22 @@
+# Checks that every C++ file under SOURCE_DIR's include, src, tests, bench, fuzz and examples is laid
+# out as the repository's .clang-format says (`make format` fixes it). Fails naming the files.
+find_program(CLANG_FORMAT clang-format REQUIRED)
+set(files)
+foreach(dir include src tests bench fuzz examples)
+  file(GLOB_RECURSE found ${SOURCE_DIR}/${dir}/*.cpp ${SOURCE_DIR}/${dir}/*.hpp)
+  list(APPEND files ${found})
+endforeach()
+list(SORT files)
+set(badly_formatted)
+foreach(file IN LISTS files)
+  execute_process(COMMAND ${CLANG_FORMAT} --style=file:${STYLE_FILE} --dry-run -Werror ${file}
+                  RESULT_VARIABLE status OUTPUT_QUIET ERROR_QUIET)
+  if(NOT status EQUAL 0)
+    file(RELATIVE_PATH name ${SOURCE_DIR} ${file})
+    list(APPEND badly_formatted ${name})
+  endif()
+endforeach()
+if(badly_formatted)
+  list(JOIN badly_formatted "\n  " names)
+  message(FATAL_ERROR "not formatted as .clang-format says (run `make format`):\n  ${names}")
+endif()
