@@ -179,7 +179,9 @@ asio::awaitable<void> abort_crosses_the_proxy(asio::any_io_executor ex) {
 
   auto [to_server, to_client] = co_await proxying.get();
   EXPECT_FALSE(to_server);
-  if (!to_server) EXPECT_EQ(to_server.error().error, flow_condition::reset);
+  if (!to_server) {
+    EXPECT_EQ(to_server.error().error, flow_condition::reset);
+  }
   EXPECT_TRUE(to_client);
 }
 

@@ -85,5 +85,19 @@ TEST(result, fail_makes_an_error_result) {
   EXPECT_EQ(v.error(), std::errc::io_error);
 }
 
+TEST(failure, carries_the_code_and_the_sentence) {
+  detailed<int> r = fail(flow_errc::invalid_argument, "line 3: unknown keyword 'srever'");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, flow_errc::invalid_argument);
+  EXPECT_EQ(r.error().message(), "line 3: unknown keyword 'srever'");
+}
+
+TEST(failure, made_from_a_bare_code_says_what_the_code_says) {
+  detailed<void> r = fail(flow_errc::timeout);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, flow_condition::timeout);
+  EXPECT_EQ(r.error().message(), make_error_code(flow_errc::timeout).message());
+}
+
 }  // namespace
 }  // namespace flowstack

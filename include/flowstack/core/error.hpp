@@ -3,13 +3,18 @@
 // Every module has its own category (`flow` here, `net`, `tls`, `vchan`, `dns`, …); every code
 // prints a sentence a person can act on: `std::error_code::message()`.
 //
+// Where a person needs more than the code says (which line of a config, which byte of a message,
+// which OpenSSL routine), the error travels as a `failure`: the code, for the program to decide on,
+// and a sentence, for the person. Functions that can say more return `detailed<T>`; nothing
+// carries detail in out-parameters, thread-locals or strings of its own.
+//
 // What an error *means* is asked with a flow_condition, whatever layer reported it:
 // `ec == flow_condition::timeout` holds for a with_timeout timeout, a TCP connect that timed out
 // and a kernel ETIMEDOUT alike. Each module's category maps its codes to these conditions.
 #pragma once
 
 #include <flowstack/core/expected.hpp>
-
+#include <string>
 #include <system_error>
 
 namespace flowstack {
@@ -64,6 +69,28 @@ inline unexpected<std::error_code> fail(std::error_code ec) {
 }
 inline unexpected<std::error_code> fail(flow_errc e) {
   return unexpected(make_error_code(e));
+}
+
+// An error with the sentence that explains it: "line 3: unknown keyword 'srever'". The detail is
+// complete on its own (it is what a program prints after its name); the code says what kind of
+// error it is. Made from a bare code, the detail is the code's message.
+struct failure {
+  std::error_code code;
+  std::string detail;
+
+  failure() = default;
+  failure(std::error_code c) : code(c), detail(c.message()) {}  // NOLINT: a code is a failure
+  failure(std::error_code c, std::string d) : code(c), detail(std::move(d)) {}
+
+  const std::string& message() const noexcept { return detail; }
+};
+
+// A value, or a failure that says why not.
+template <typename T>
+using detailed = expected<T, failure>;
+
+inline unexpected<failure> fail(std::error_code ec, std::string detail) {
+  return unexpected(failure(ec, std::move(detail)));
 }
 
 }  // namespace flowstack
