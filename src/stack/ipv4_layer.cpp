@@ -11,15 +11,9 @@ namespace {
 constexpr std::size_t icmp_error_max = 576;
 constexpr std::size_t max_ip_payload = 65535 - ipv4_min_header_size;
 
-std::span<std::uint8_t> bytes_of(const buffer& b) {
-  return {reinterpret_cast<std::uint8_t*>(b.data()), b.size()};
-}
-std::span<const std::uint8_t> view_of(const buffer& b) {
-  return {reinterpret_cast<const std::uint8_t*>(b.data()), b.size()};
-}
 
 void set_destination(const buffer& frame, const mac_address& to) {
-  std::copy(to.bytes.begin(), to.bytes.end(), bytes_of(frame).begin());
+  std::copy(to.bytes.begin(), to.bytes.end(), frame.octets().begin());
 }
 
 }  // namespace
@@ -78,8 +72,8 @@ bool ipv4_layer::is_broadcast(const asio::ip::address_v4& a) const noexcept {
 
 buffer ipv4_layer::arp_frame(const arp_packet& a, const mac_address& to) const {
   buffer b = buffer::create(ethernet_header_size + arp_packet_size);
-  write_ethernet_header(bytes_of(b), to, mac_, ethertype::arp);
-  write_arp(bytes_of(b).subspan(ethernet_header_size), a);
+  write_ethernet_header(b.octets(), to, mac_, ethertype::arp);
+  write_arp(b.octets().subspan(ethernet_header_size), a);
   return b;
 }
 
@@ -89,7 +83,7 @@ void ipv4_layer::announce(std::vector<buffer>& out) const {
 
 std::optional<ipv4_delivery> ipv4_layer::input(const frame& f, time_point now,
                                                std::vector<buffer>& out) {
-  auto e = parse_ethernet(view_of(f.data));
+  auto e = parse_ethernet(f.data.octets());
   if (!e) {
     drop(drop_reason::bad_frame);
     return std::nullopt;
@@ -157,7 +151,7 @@ std::optional<ipv4_delivery> ipv4_layer::input_ipv4(const frame& f,
     if (!whole) return std::nullopt;
     d.header = whole->header;
     d.packet = buffer::create(ipv4_min_header_size + whole->payload.size());
-    write_ipv4_header(bytes_of(d.packet), d.header);
+    write_ipv4_header(d.packet.octets(), d.header);
     std::copy_n(whole->payload.data(), whole->payload.size(),
                 d.packet.data() + ipv4_min_header_size);
     d.payload = d.packet.shift(ipv4_min_header_size);
@@ -169,7 +163,7 @@ std::optional<ipv4_delivery> ipv4_layer::input_ipv4(const frame& f,
   }
 
   if (d.header.protocol == static_cast<std::uint8_t>(ip_protocol::icmp)) {
-    auto m = parse_icmp(view_of(d.payload), !d.checksums_verified);
+    auto m = parse_icmp(d.payload.octets(), !d.checksums_verified);
     if (!m) {
       drop(drop_reason::bad_packet);
       return std::nullopt;
@@ -190,7 +184,7 @@ std::optional<ipv4_delivery> ipv4_layer::input_ipv4(const frame& f,
 void ipv4_layer::answer_echo(const ipv4_delivery& request, const icmp_message& m, time_point now,
                              std::vector<buffer>& out) {
   buffer reply = buffer::create(icmp_header_size + m.body.size());
-  auto bytes = bytes_of(reply);
+  auto bytes = reply.octets();
   std::copy(m.body.begin(), m.body.end(), bytes.begin() + icmp_header_size);
   checksum body;
   body.add(m.body);
@@ -226,8 +220,8 @@ void ipv4_layer::send_unreachable(const ipv4_delivery& cause, unreachable_code c
   buffer message = buffer::create(icmp_header_size + quoted);
   std::copy_n(cause.packet.data(), quoted, message.data() + icmp_header_size);
   checksum body;
-  body.add(view_of(message).subspan(icmp_header_size));
-  write_icmp_header(bytes_of(message),
+  body.add(message.octets().subspan(icmp_header_size));
+  write_icmp_header(message.octets(),
                     static_cast<std::uint8_t>(icmp_type::destination_unreachable),
                     static_cast<std::uint8_t>(code), 0, body);
   (void)send(h.source, ip_protocol::icmp, message, now, out);
@@ -257,7 +251,7 @@ result<void> ipv4_layer::send(const asio::ip::address_v4& destination, ip_protoc
     h.more_fragments = offset + size < payload.size();
     h.total_length = static_cast<std::uint16_t>(ipv4_min_header_size + size);
     buffer f = buffer::create(ethernet_header_size + h.total_length);
-    auto bytes = bytes_of(f);
+    auto bytes = f.octets();
     write_ethernet_header(bytes, mac_address{}, mac_, ethertype::ipv4);
     write_ipv4_header(bytes.subspan(ethernet_header_size), h);
     std::copy_n(payload.data() + offset, size,

@@ -77,7 +77,7 @@ namespace {
 
 // An ACK with no data and no SYN, FIN or RST: what delayed-ACK and ACK-loss tests are about.
 bool is_pure_ack(const buffer& data) {
-  auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+  auto bytes = data.octets();
   auto f = parse_ethernet(bytes);
   if (!f || f->type != static_cast<std::uint16_t>(ethertype::ipv4)) return false;
   auto p = parse_ipv4(f->payload, false);
@@ -112,7 +112,7 @@ const memory_switch::port_counters* memory_switch::counters(const mac_address& a
 void memory_switch::forward(const port& from, const buffer& data) {
   if (data.size() < ethernet_header_size) return;
   mac_address to;
-  std::copy_n(reinterpret_cast<const std::uint8_t*>(data.data()), 6, to.bytes.begin());
+  std::copy_n(data.octets().data(), 6, to.bytes.begin());
   if (!to.is_multicast()) {
     for (port* p : ports_) {
       if (p->mac == to && p != &from) return deliver(*p, data);

@@ -37,6 +37,10 @@ class buffer {
   bool empty() const noexcept { return length_ == 0; }
   std::byte* data() const noexcept { return block_.get() + offset_; }
   std::span<std::byte> bytes() const noexcept { return {data(), length_}; }
+  // The bytes as octets, for wire formats that read and write them as numbers.
+  std::span<std::uint8_t> octets() const noexcept {
+    return {reinterpret_cast<std::uint8_t*>(data()), length_};
+  }
   std::string_view as_string_view() const noexcept {
     return {reinterpret_cast<const char*>(data()), length_};
   }

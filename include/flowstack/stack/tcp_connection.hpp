@@ -113,6 +113,10 @@ class tcp_connection {
   // Ends the connection at once with RST (when it has a peer to tell); the state is closed.
   void abort();
 
+  // Nagle's algorithm off (true) or on; what is queued goes by the new rule from the next
+  // take_output().
+  void set_nodelay(bool on) noexcept { settings_.nodelay = on; }
+
   void poll(time_point now);
   std::optional<time_point> next_deadline() const;
   // The segments to send now, in order.
