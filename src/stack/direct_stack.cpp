@@ -48,10 +48,12 @@ struct direct_stack::state : std::enable_shared_from_this<direct_stack::state> {
   }
 
   void start();
-  // Someone uses the stack (the stack object itself, a flow, a listener, a socket); when the
-  // last lets go, the device is closed and the loops end.
+  // Someone uses the stack (the stack object itself, a flow, a listener, a socket). When the
+  // last lets go and the connections that are still closing have finished (TIME-WAIT does not
+  // count), the device is closed and the loops end.
   void hold() noexcept { ++holders; }
   void let_go();
+  void stop_when_idle();
   void stop();
 
   void input(const frame& f);
@@ -166,6 +168,7 @@ class direct_tcp_flow final : public net::tcp_flow {
   asio::awaitable<read_result> do_read() override {
     for (;;) {
       if (!socket_) co_return fail(flow_errc::closed);
+      if (read_shut_) co_return data_or_eof();
       auto& c = socket_->connection;
       if (c.readable() > 0) {
         buffer data = c.read(read_size_);
@@ -199,6 +202,14 @@ class direct_tcp_flow final : public net::tcp_flow {
       }
     }
     co_return write_result{};
+  }
+
+  // Later and pending reads give eof. The connection is not told: bytes that still arrive wait
+  // unread until the window closes, as they do on Linux after SHUT_RD.
+  asio::awaitable<void> do_shutdown_read() override {
+    read_shut_ = true;
+    changed_.notify_all();
+    co_return;
   }
 
   asio::awaitable<void> do_shutdown_write() override {
@@ -255,6 +266,7 @@ class direct_tcp_flow final : public net::tcp_flow {
   tcp_endpoints last_endpoints_;
   std::size_t read_size_;
   bool nodelay_ = false;
+  bool read_shut_ = false;
   std::optional<net::keepalive> keepalive_;
   wait_queue changed_;
 };
@@ -424,7 +436,11 @@ void direct_stack::state::start() {
 }
 
 void direct_stack::state::let_go() {
-  if (--holders == 0) stop();
+  if (--holders == 0) stop_when_idle();
+}
+
+void direct_stack::state::stop_when_idle() {
+  if (holders == 0 && tcp.closing_or_open() == 0) stop();
 }
 
 void direct_stack::state::stop() {
@@ -506,6 +522,7 @@ void direct_stack::state::flush() {
   }
   auto next = next_deadline();
   if (next && (!armed || *next < *armed)) wake.notify_all();
+  if (holders == 0) stop_when_idle();
 }
 
 std::optional<clock::time_point> direct_stack::state::next_deadline() const {

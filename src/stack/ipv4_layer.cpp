@@ -11,7 +11,6 @@ namespace {
 constexpr std::size_t icmp_error_max = 576;
 constexpr std::size_t max_ip_payload = 65535 - ipv4_min_header_size;
 
-
 void set_destination(const buffer& frame, const mac_address& to) {
   std::copy(to.bytes.begin(), to.bytes.end(), frame.octets().begin());
 }
@@ -221,8 +220,7 @@ void ipv4_layer::send_unreachable(const ipv4_delivery& cause, unreachable_code c
   std::copy_n(cause.packet.data(), quoted, message.data() + icmp_header_size);
   checksum body;
   body.add(message.octets().subspan(icmp_header_size));
-  write_icmp_header(message.octets(),
-                    static_cast<std::uint8_t>(icmp_type::destination_unreachable),
+  write_icmp_header(message.octets(), static_cast<std::uint8_t>(icmp_type::destination_unreachable),
                     static_cast<std::uint8_t>(code), 0, body);
   (void)send(h.source, ip_protocol::icmp, message, now, out);
 }

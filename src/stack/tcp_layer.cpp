@@ -195,6 +195,12 @@ void tcp_layer::free(socket* s) {
   sockets_.erase(s->key);
 }
 
+std::size_t tcp_layer::closing_or_open() const noexcept {
+  return static_cast<std::size_t>(std::count_if(sockets_.begin(), sockets_.end(), [](auto& kv) {
+    return kv.second->connection.state() != tcp_state::time_wait;
+  }));
+}
+
 std::vector<tcp_layer::socket*> tcp_layer::take_changed() {
   auto changed = std::exchange(changed_, {});
   for (socket* s : changed) s->changed = false;

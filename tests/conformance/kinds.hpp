@@ -20,6 +20,8 @@
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/socket/tcp.hpp>
 #include <flowstack/socket/unix.hpp>
+#include <flowstack/stack/direct_stack.hpp>
+#include <flowstack/stack/memory_switch.hpp>
 #include <string>
 #include <utility>
 
@@ -147,6 +149,66 @@ struct unix_kind {
   }
 };
 
+// ---- the userspace stack -----------------------------------------------------------------------
+//
+// TCP between two direct stacks on an in-memory switch, and TLS over it. The stacks are let go
+// once the pair is made: their flows keep them running, and each stack's device keeps the switch
+// alive (owning_port), so the pair outlives its setup.
+
+// A port of a switch that the port keeps alive.
+class owning_port final : public stack::device {
+ public:
+  owning_port(std::shared_ptr<stack::memory_switch> net, const stack::mac_address& address)
+      : net_(std::move(net)), port_(net_->connect(address)) {}
+
+  asio::awaitable<result<stack::frame>> receive() override { return port_->receive(); }
+  result<void> send(buffer frame) override { return port_->send(std::move(frame)); }
+  std::size_t mtu() const noexcept override { return port_->mtu(); }
+  stack::mac_address address() const noexcept override { return port_->address(); }
+  void close() override { port_->close(); }
+
+ private:
+  std::shared_ptr<stack::memory_switch> net_;  // declared first: the port goes before the switch
+  std::unique_ptr<stack::device> port_;
+};
+
+inline asio::awaitable<std::pair<flow, flow>> direct_tcp_pair(asio::any_io_executor ex) {
+  auto net = std::make_shared<stack::memory_switch>(ex, clock::steady());
+  auto host = [&](std::uint8_t n) {
+    stack::direct_stack_config c;
+    c.ipv4.address = asio::ip::address_v4({10, 0, 0, n});
+    return std::make_unique<stack::direct_stack>(
+        ex, std::make_unique<owning_port>(net, stack::mac_address{{2, 0, 0, 0, 0, n}}), c);
+  };
+  auto server = host(1);
+  auto client = host(2);
+  auto slot = std::make_shared<accepted_slot>(ex);
+  auto listening = server->listen({asio::ip::address_v4::any(), 7}, handing_over_to(slot));
+  if (!listening) setup_failed("listen on the direct stack", listening.error());
+  auto connected = co_await client->connect({asio::ip::address_v4({10, 0, 0, 1}), 7});
+  if (!connected) setup_failed("connect on the direct stack", connected.error());
+  flow accepted = co_await wait_for_accepted(slot);
+  listening->unlisten();
+  co_return std::pair{std::move(*connected), std::move(accepted)};
+}
+
+struct direct_tcp_kind {
+  static constexpr const char* name = "direct_tcp";
+  static constexpr std::size_t bulk_bytes = 16 << 20;
+  static asio::awaitable<std::pair<flow, flow>> make_pair(asio::any_io_executor ex) {
+    return direct_tcp_pair(std::move(ex));
+  }
+};
+
+struct tls_direct_tcp_kind {
+  static constexpr const char* name = "tls_over_direct_tcp";
+  static constexpr std::size_t bulk_bytes = 4 << 20;
+  static asio::awaitable<std::pair<flow, flow>> make_pair(asio::any_io_executor ex) {
+    auto ends = co_await direct_tcp_pair(ex);
+    co_return co_await tls_over(ex, std::move(ends));
+  }
+};
+
 template <typename Kind>
 constexpr std::size_t bulk_bytes_of() {
   if constexpr (requires { Kind::bulk_bytes; }) {
@@ -166,6 +228,7 @@ struct kind_names {
 using all_kinds =
     ::testing::Types<memory_kind, memory_cut_kind, layered_memory_kind, tcp_v4_kind, tcp_v6_kind,
                      unix_kind, vchan_kind, vchan_mixed_rings_kind, vchan_in_page_rings_kind,
-                     vchan_two_processes_kind, tls_memory_kind, tls_tcp_v4_kind>;
+                     vchan_two_processes_kind, tls_memory_kind, tls_tcp_v4_kind, direct_tcp_kind,
+                     tls_direct_tcp_kind>;
 
 }  // namespace flowstack::conformance

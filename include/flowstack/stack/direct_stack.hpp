@@ -11,9 +11,9 @@
 // and datagrams to the UDP sockets; what they give back goes to the device at once; one timer
 // waits for the earliest deadline of all of them, on the clock the stack is given.
 //
-// Lifetime: the stack runs while it, or a flow, listener or socket it made, exists. Destroying it
-// stops its listeners from accepting; flows already open go on, and the device is closed when the
-// last of them is closed (connections still closing then, in FIN-WAIT or TIME-WAIT, go with it).
+// Lifetime: the stack runs while it, or a flow, listener or socket it made, exists, and after that
+// until its closed connections have delivered what they hold (FIN-WAIT, LAST-ACK; TIME-WAIT is not
+// waited for). Destroying it stops its listeners from accepting; flows already open go on.
 // Everything runs on the executor given, from one thread.
 #pragma once
 

@@ -121,6 +121,8 @@ class tcp_layer {
   std::vector<std::uint16_t> take_ready_listeners() { return std::exchange(ready_listeners_, {}); }
 
   std::size_t connections() const noexcept { return sockets_.size(); }
+  // Connections that still have something to say: every one but those in TIME-WAIT.
+  std::size_t closing_or_open() const noexcept;
   const counters& stats() const noexcept { return counters_; }
   const asio::ip::address_v4& local_address() const noexcept { return local_; }
 
