@@ -285,5 +285,56 @@ TEST(direct_stack, a_datagram_to_a_closed_port_is_answered_with_port_unreachable
   });
 }
 
+// 10,000 connections, ending every way a connection ends; afterwards (TIME-WAIT over) neither
+// stack holds a connection, a port or a waiting flow.
+TEST(direct_stack, ten_thousand_connections_of_every_ending_leave_nothing_behind) {
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
+    two_hosts hosts(ex, time);
+    // The server's side of each ending: echo then end, abort at once, or close while the
+    // client is still sending (what arrives after the close is answered with RST).
+    auto ending = [](flow& f) -> asio::awaitable<void> {
+      auto r = co_await f.read();
+      if (!r || r->is_eof()) co_return;
+      const char how = r->data().to_string()[0];
+      if (how == 'a') {
+        co_await f.abort();
+      } else if (how == 'u') {
+        co_await f.close();
+      } else {
+        co_await f.write(r->data());
+        co_await f.shutdown(shutdown_mode::write);
+        (void)co_await f.read();
+      }
+    };
+    auto l = hosts.a->listen({address_v4::any(), 7}, ending);
+    CO_ASSERT_TRUE(l.has_value());
+    constexpr int rounds = 2500;
+    int done = 0;
+    for (int i = 0; i < rounds; ++i) {
+      for (const char* how : {"e", "a", "u"}) {
+        auto f = co_await hosts.b->connect({ip_a, 7});
+        CO_ASSERT_TRUE(f.has_value());
+        (void)co_await f->write(buffer::of_string(std::string(how) + "xx"));
+        if (how[0] == 'u') (void)co_await f->write(buffer::of_string("more, never read"));
+        (void)co_await read_all(*f);
+        co_await f->close();
+        ++done;
+      }
+      auto refused = co_await hosts.b->connect({ip_a, 9});  // nobody listens: RST
+      EXPECT_FALSE(refused.has_value());
+      if (!refused && refused.error() == net::net_errc::refused) ++done;
+    }
+    EXPECT_EQ(done, 4 * rounds);
+    co_await time.wait_for(2min);  // every TIME-WAIT is over
+    EXPECT_EQ(hosts.a->tcp().connections(), 0u);
+    EXPECT_EQ(hosts.b->tcp().connections(), 0u);
+    EXPECT_EQ(l->active_connections(), 0u);
+    EXPECT_EQ(l->accepted_connections(), 3u * rounds);
+    l->unlisten();
+    co_await hosts.finish();
+  });
+}
+
 }  // namespace
 }  // namespace flowstack::stack
