@@ -286,7 +286,7 @@ class direct_acceptor final : public net::acceptor {
 
   asio::awaitable<result<flow>> accept() override {
     for (;;) {
-      if (closed_) co_return fail(flow_errc::closed);
+      if (closed_ || state_->stopped) co_return fail(flow_errc::closed);
       if (auto* s = state_->tcp.accept(port_))
         co_return flow(std::make_unique<direct_tcp_flow>(state_, s, options_));
       bool woken = co_await ready_.wait();
@@ -336,6 +336,8 @@ class direct_udp_socket final : public net::datagram_socket {
   // A connected socket takes datagrams from its peer only (RFC 5452 §9.2).
   bool takes_from(const net::udp_endpoint& from) const noexcept { return !peer_ || *peer_ == from; }
 
+  void notify() { arrived_.notify_all(); }
+
   void push(net::datagram d) {
     if (queued_bytes_ + d.data.size() > limit_) {
       ++state_->udp_queue_drops;
@@ -353,7 +355,6 @@ class direct_udp_socket final : public net::datagram_socket {
 
   asio::awaitable<result<net::datagram>> receive_from(std::size_t max_size) override {
     for (;;) {
-      if (closed_) co_return fail(flow_errc::closed);
       if (!queue_.empty()) {
         net::datagram d = std::move(queue_.front());
         queue_.pop_front();
@@ -361,6 +362,7 @@ class direct_udp_socket final : public net::datagram_socket {
         if (d.data.size() > max_size) d.data = d.data.sub(0, max_size);
         co_return d;
       }
+      if (closed_ || state_->stopped) co_return fail(flow_errc::closed);
       bool woken = co_await arrived_.wait();
       if (!woken) co_return fail(flow_errc::cancelled);
     }
@@ -404,9 +406,10 @@ class direct_udp_socket final : public net::datagram_socket {
 asio::awaitable<void> receive_loop(std::shared_ptr<direct_stack::state> s) {
   while (!s->stopped) {
     auto f = co_await s->dev->receive();
-    if (!f) break;  // the device was closed, or failed: the stack is done
+    if (!f) break;
     s->input(*f);
   }
+  s->stop();  // without its device, the stack can do nothing more
 }
 
 asio::awaitable<void> timer_loop(std::shared_ptr<direct_stack::state> s) {
@@ -446,8 +449,12 @@ void direct_stack::state::stop_when_idle() {
 void direct_stack::state::stop() {
   if (stopped) return;
   stopped = true;
+  tcp.abort_all(time.now());
+  flush();  // the last RSTs, and every flow learns that its connection is gone
   dev->close();
   wake.notify_all();
+  for (auto& [port, a] : acceptors) a->notify();
+  for (auto& [port, u] : udp) u->notify();
 }
 
 void direct_stack::state::input(const frame& f) {
@@ -552,6 +559,7 @@ direct_stack::~direct_stack() {
 asio::awaitable<result<flow>> direct_stack::connect(net::tcp_endpoint remote,
                                                     net::connect_options options) {
   auto st = state_;
+  if (st->stopped) co_return fail(flow_errc::closed);
   if (!remote.address().is_v4()) co_return fail(net::net_errc::unreachable);
   auto s = st->tcp.connect(remote.address().to_v4(), remote.port(), st->time.now());
   if (!s) co_return fail(s.error());
@@ -573,6 +581,7 @@ asio::awaitable<result<flow>> direct_stack::connect(net::tcp_endpoint remote,
 
 result<net::listener> direct_stack::listen(net::tcp_endpoint local, net::flow_handler handler,
                                            net::listen_options options) {
+  if (state_->stopped) return fail(flow_errc::closed);
   const auto& a = local.address();
   if (!a.is_unspecified() && a != asio::ip::address(state_->ip.config().address))
     return fail(std::make_error_code(std::errc::address_not_available));
@@ -586,6 +595,7 @@ result<net::listener> direct_stack::listen(net::tcp_endpoint local, net::flow_ha
 
 result<std::unique_ptr<net::datagram_socket>> direct_stack::udp_bind(
     net::udp_endpoint local, net::datagram_options options) {
+  if (state_->stopped) return fail(flow_errc::closed);
   const auto& a = local.address();
   if (!a.is_unspecified() && a != asio::ip::address(state_->ip.config().address))
     return fail(std::make_error_code(std::errc::address_not_available));
@@ -603,6 +613,7 @@ result<std::unique_ptr<net::datagram_socket>> direct_stack::udp_bind(
 }
 
 result<std::unique_ptr<net::datagram_socket>> direct_stack::udp_connect(net::udp_endpoint remote) {
+  if (state_->stopped) return fail(flow_errc::closed);
   if (!remote.address().is_v4()) return fail(net::net_errc::unreachable);
   auto port = state_->udp_ports.allocate();
   if (!port) return fail(net::net_errc::address_in_use);

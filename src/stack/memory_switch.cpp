@@ -18,6 +18,8 @@ struct memory_switch::port {
   // Frames on their way, by the time they arrive (then by the order they were sent).
   std::multimap<std::pair<clock::time_point, std::uint64_t>, buffer> queue;
   std::uint64_t sent = 0;
+  // The switch the port is on; null once the switch is gone (the port then says closed).
+  memory_switch* owner = nullptr;
   clock::time_point link_free{};  // when the link has sent everything queued before
   wait_queue changed;
   bool closed = false;
@@ -26,10 +28,12 @@ struct memory_switch::port {
 class switch_port final : public device {
  public:
   switch_port(memory_switch& s, clock& time, std::unique_ptr<memory_switch::port> p)
-      : switch_(s), clock_(time), port_(std::move(p)) {}
+      : clock_(time), port_(std::move(p)) {
+    port_->owner = &s;
+  }
   ~switch_port() override {
     close();
-    std::erase(switch_.ports_, port_.get());
+    if (port_->owner) std::erase(port_->owner->ports_, port_.get());
   }
 
   asio::awaitable<result<frame>> receive() override {
@@ -55,7 +59,7 @@ class switch_port final : public device {
 
   result<void> send(buffer data) override {
     if (port_->closed) return fail(flow_errc::closed);
-    switch_.forward(*port_, data);
+    port_->owner->forward(*port_, data);
     return {};
   }
 
@@ -68,7 +72,6 @@ class switch_port final : public device {
   }
 
  private:
-  memory_switch& switch_;
   clock& clock_;
   std::unique_ptr<memory_switch::port> port_;
 };
@@ -94,7 +97,16 @@ bool is_pure_ack(const buffer& data) {
 memory_switch::memory_switch(asio::any_io_executor executor, clock& time, std::uint64_t seed)
     : executor_(std::move(executor)), clock_(time), random_(seed) {}
 
-memory_switch::~memory_switch() = default;
+// Ports that outlive the switch (a stack that is still closing its connections, say) are
+// closed: their sends and receives fail instead of reaching a switch that is gone.
+memory_switch::~memory_switch() {
+  for (port* p : ports_) {
+    p->owner = nullptr;
+    p->closed = true;
+    p->queue.clear();
+    p->changed.notify_all();
+  }
+}
 
 std::unique_ptr<device> memory_switch::connect(const mac_address& address, link_faults faults) {
   auto p = std::make_unique<port>(executor_, address, std::move(faults));
@@ -128,10 +140,17 @@ void memory_switch::deliver(port& to, const buffer& data) {
   const link_faults& f = to.faults;
   port_counters& c = to.counters;
   const auto now = clock_.now();
-  // The same draws for every frame, whatever the faults, so a seed replays the same run.
-  std::uniform_real_distribution<double> uniform(0, 1);
-  const double lose = uniform(random_), lose_ack = uniform(random_), twice = uniform(random_),
-               hold = uniform(random_), damage = uniform(random_);
+  // The same draws for every frame of a faulty link, whatever its faults, so a seed replays the
+  // same run; a link without faults draws nothing (1 is never below a probability).
+  double lose = 1, lose_ack = 1, twice = 1, hold = 1, damage = 1;
+  if (f.loss > 0 || f.ack_loss > 0 || f.duplicate > 0 || f.reorder > 0 || f.corrupt > 0) {
+    std::uniform_real_distribution<double> uniform(0, 1);
+    lose = uniform(random_);
+    lose_ack = uniform(random_);
+    twice = uniform(random_);
+    hold = uniform(random_);
+    damage = uniform(random_);
+  }
 
   bool in_outage = std::any_of(f.outages.begin(), f.outages.end(), [now](const auto& window) {
     return window.first <= now && now < window.second;

@@ -218,6 +218,15 @@ void tcp_layer::poll(time_point now) {
   }
 }
 
+void tcp_layer::abort_all(time_point now) {
+  std::vector<socket*> all;
+  for (auto& [key, s] : sockets_) all.push_back(s.get());
+  for (socket* s : all) {
+    s->connection.abort();
+    settle(s, now);
+  }
+}
+
 std::optional<tcp_layer::time_point> tcp_layer::next_deadline() const {
   if (timers_.empty()) return std::nullopt;
   return timers_.begin()->first;

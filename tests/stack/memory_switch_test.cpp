@@ -236,5 +236,19 @@ TEST(memory_switch, close_ends_a_pending_receive_and_later_sends) {
   });
 }
 
+TEST(memory_switch, a_port_that_outlives_its_switch_is_closed) {
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
+    std::unique_ptr<device> a;
+    {
+      memory_switch s(ex, time);
+      a = s.connect(mac_a);
+    }
+    EXPECT_EQ(a->send(frame_to(mac_b, mac_a, "after")).error(), flow_errc::closed);
+    auto r = co_await a->receive();
+    EXPECT_FALSE(r.has_value());
+  });
+}
+
 }  // namespace
 }  // namespace flowstack::stack

@@ -13,7 +13,9 @@
 //
 // Lifetime: the stack runs while it, or a flow, listener or socket it made, exists, and after that
 // until its closed connections have delivered what they hold (FIN-WAIT, LAST-ACK; TIME-WAIT is not
-// waited for). Destroying it stops its listeners from accepting; flows already open go on.
+// waited for). Destroying it stops its listeners from accepting; flows already open go on. When
+// its device closes or fails, the stack stops: its connections end (flows fail `closed`), and
+// connect, listen and the sockets fail `closed` from then on.
 // Everything runs on the executor given, from one thread.
 #pragma once
 

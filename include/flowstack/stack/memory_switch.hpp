@@ -57,7 +57,7 @@ class memory_switch {
   memory_switch(const memory_switch&) = delete;
   memory_switch& operator=(const memory_switch&) = delete;
 
-  // A new port: the device a stack runs on. The switch must outlive it.
+  // A new port: the device a stack runs on. A port that outlives the switch is closed.
   std::unique_ptr<device> connect(const mac_address& address, link_faults faults = {});
 
   // The counters of the port with `address`, or nothing when there is none.

@@ -113,6 +113,8 @@ class tcp_layer {
 
   void poll(time_point now);
   std::optional<time_point> next_deadline() const;
+  // Ends every connection at once, with RST where a peer is owed one (the stack is going away).
+  void abort_all(time_point now);
 
   std::vector<tcp_packet> take_output() { return std::exchange(output_, {}); }
   // Held sockets whose connection changed since the last call.
