@@ -110,11 +110,9 @@ std::optional<loaded> load(const dns_forward_options& options) {
     log(log_level::error, "cannot read %s", path.c_str());
     return std::nullopt;
   }
-  dns::config_error problem;
-  auto parsed = options.config_file ? dns::parse_config(*text, &problem)
-                                    : dns::parse_resolv_conf(*text, &problem);
+  auto parsed = options.config_file ? dns::parse_config(*text) : dns::parse_resolv_conf(*text);
   if (!parsed) {
-    log(log_level::error, "%s: %s", path.c_str(), problem.to_string().c_str());
+    log(log_level::error, "%s: %s", path.c_str(), parsed.error().detail.c_str());
     return std::nullopt;
   }
   out.servers = std::move(*parsed);

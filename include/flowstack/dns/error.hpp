@@ -39,7 +39,7 @@ enum class dns_errc {
   no_answer,             // every upstream server asked failed or timed out
   not_a_query,           // a client message that is not a standard query with one question
   // Configuration
-  bad_config,  // a forwarder config or resolv.conf that does not parse (config_error says where)
+  bad_config,  // a forwarder config or resolv.conf that does not parse (the failure says where)
   // Upstreams
   self_connected,  // every query socket opened was connected to itself (source port = server's)
 };
