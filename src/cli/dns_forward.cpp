@@ -166,8 +166,7 @@ class daemon {
     for (const auto& text : addresses) {
       auto endpoint = net::parse_tcp_endpoint(text);
       if (!endpoint) {
-        log(log_level::error, "--listen %s: %s", text.c_str(),
-            net::address_problem(text, true).c_str());
+        log(log_level::error, "--listen %s: %s", text.c_str(), endpoint.error().detail.c_str());
         return false;
       }
       const net::udp_endpoint udp_at(endpoint->address(), endpoint->port());
@@ -200,7 +199,7 @@ class daemon {
       auto endpoint = net::parse_tcp_endpoint(*options_.metrics);
       if (!endpoint) {
         log(log_level::error, "--metrics %s: %s", options_.metrics->c_str(),
-            net::address_problem(*options_.metrics, true).c_str());
+            endpoint.error().detail.c_str());
         return false;
       }
       // Scrapes are served by a thread of their own, so that they do not queue behind DNS work.
