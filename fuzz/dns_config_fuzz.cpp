@@ -4,7 +4,8 @@
 // Any input must parse or fail with a line number and a sentence, never crash or hang, and:
 //   - a parsed config prints to text that parses back to an equal config, which prints the same;
 //   - a parsed resolv.conf prints as a config that parses back equal;
-//   - a server address that parses prints to text that parses back to the same address;
+//   - a server address that parses prints to text that parses back to the same address, and one
+//     that does not says why;
 //   - hosts::parse skips at most one line per line of input.
 //
 // With clang this is a libFuzzer target; with g++ it is linked with replay_main.cpp, which runs
@@ -14,6 +15,7 @@
 #include <flowstack/dns/hosts.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -29,17 +31,22 @@ void check(bool ok, const char* what) {
   std::abort();
 }
 
-void check_error(const flowstack::result<config>& c, const config_error& detail,
-                 std::size_t lines) {
-  check(c.error() == dns_errc::bad_config, "a parse fails with bad_config");
-  check(!detail.what.empty(), "an error says what was wrong");
-  check(detail.line >= 1 && detail.line <= lines, "an error names a line of the input");
+// The failure's detail is "line N: what".
+void check_error(const flowstack::failure& f, std::size_t lines) {
+  check(f.code == dns_errc::bad_config, "a parse fails with bad_config");
+  std::string_view detail = f.detail;
+  check(detail.starts_with("line "), "an error starts with its line");
+  detail.remove_prefix(5);
+  std::size_t line = 0;
+  auto [end, ec] = std::from_chars(detail.data(), detail.data() + detail.size(), line);
+  check(ec == std::errc() && line >= 1 && line <= lines, "an error names a line of the input");
+  detail.remove_prefix(static_cast<std::size_t>(end - detail.data()));
+  check(detail.starts_with(": ") && detail.size() > 2, "an error says what was wrong");
 }
 
 void check_reparses(const config& c) {
   std::string text = to_string(c);
-  config_error detail;
-  auto again = parse_config(text, &detail);
+  auto again = parse_config(text);
   check(again.has_value(), "a printed config parses");
   check(*again == c, "a printed config parses back equal");
   check(to_string(*again) == text, "a reparsed config prints the same");
@@ -51,24 +58,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view text(reinterpret_cast<const char*>(data), size);
   std::size_t lines = 1 + static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 
-  config_error detail;
-  auto c = parse_config(text, &detail);
+  auto c = parse_config(text);
   if (c)
     check_reparses(*c);
   else
-    check_error(c, detail, lines);
+    check_error(c.error(), lines);
 
-  config_error resolv_detail;
-  auto r = parse_resolv_conf(text, &resolv_detail);
+  auto r = parse_resolv_conf(text);
   if (r)
     check_reparses(*r);
   else
-    check_error(r, resolv_detail, lines);
+    check_error(r.error(), lines);
 
   auto first_line = text.substr(0, text.find('\n'));
   if (auto a = parse_server_address(first_line)) {
     auto again = parse_server_address(a->to_string());
     check(again.has_value() && *again == *a, "a printed address parses back the same");
+  } else {
+    check(a.error().code == dns_errc::bad_config && !a.error().detail.empty(),
+          "an address that does not parse says why");
   }
 
   std::size_t skipped = 0;

@@ -1,7 +1,8 @@
 // Fuzz target for the DNS codec (include/flowstack/dns/message.hpp).
 //
-// Any input must decode to a message or to an error with a sentence, never a crash or a hang,
-// and a decoded message must:
+// Any input must decode to a message or to an error with a sentence that ends in an offset inside
+// the input, never a crash or a hang; decode and decode_detailed must agree on the outcome and
+// the code; and a decoded message must:
 //   - encode, and decode back to an equal message with the same presentation (so the same case
 //     in every name) unless the re-encoding had to leave records out (names the input
 //     compressed where this encoder does not can make it longer than 65535 octets);
@@ -14,10 +15,12 @@
 #include <flowstack/dns/message.hpp>
 #include <flowstack/dns/print.hpp>
 
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <span>
+#include <string_view>
 
 namespace {
 
@@ -29,6 +32,19 @@ void check(bool ok, const char* what) {
   std::abort();
 }
 
+// "<what> (at offset N)", with something said and N inside the input.
+void check_sentence(std::string_view detail, std::size_t size) {
+  constexpr std::string_view at = " (at offset ";
+  auto where = detail.rfind(at);
+  check(where != std::string_view::npos && where > 0, "an error says what was wrong and where");
+  auto number = detail.substr(where + at.size());
+  std::size_t offset = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), offset);
+  check(ec == std::errc() && std::string_view(end, number.data() + number.size()) == ")",
+        "an error ends with its offset");
+  check(offset <= size, "the error's offset lies in the input");
+}
+
 std::size_t records_in(const message& m) {
   return m.questions.size() + m.answers.size() + m.authority.size() + m.additional.size() +
          (m.edns ? 1 : 0);
@@ -37,14 +53,16 @@ std::size_t records_in(const message& m) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  decode_error detail;
-  auto m = decode(std::span<const std::uint8_t>(data, size), &detail);
+  std::span<const std::uint8_t> input(data, size);
+  auto plain = decode(input);
+  auto m = decode_detailed(input);
+  check(plain.has_value() == m.has_value(), "both decoders agree");
   if (!m) {
-    check(!detail.what.empty(), "an error says what was wrong");
-    check(detail.offset <= size, "the error's offset lies in the input");
-    check(m.error() == detail.code, "the detail has the returned code");
+    check(plain.error() == m.error().code, "both decoders fail with the same code");
+    check_sentence(m.error().detail, size);
     return 0;
   }
+  check(*plain == *m, "both decoders give the same message");
   std::string printed = to_string(*m);
   check(!printed.empty(), "a message prints");
 

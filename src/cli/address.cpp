@@ -1,6 +1,7 @@
 #include "address.hpp"
 
 #include <flowstack/core/text.hpp>
+#include <flowstack/net/error.hpp>
 
 #include <algorithm>
 #include <asio/ip/address_v6.hpp>
@@ -11,7 +12,10 @@
 namespace flowstack::cli {
 namespace {
 
-using parse_error = unexpected<std::string>;
+// An address that does not parse, and why.
+unexpected<failure> parse_error(std::string why) {
+  return fail(net::net_errc::invalid_address, std::move(why));
+}
 
 std::string quoted(std::string_view s) {
   return "'" + std::string(s) + "'";
@@ -28,8 +32,7 @@ struct piece {
   std::size_t end = 0;
 };
 
-expected<element, std::string> make_element(std::string_view address,
-                                            const std::vector<piece>& pieces) {
+detailed<element> make_element(std::string_view address, const std::vector<piece>& pieces) {
   const piece& head = pieces.front();
   element e;
   e.text = std::string(address.substr(head.begin, head.end - head.begin));
@@ -97,7 +100,7 @@ bool is_host_char(char c) {
          c == '-' || c == '_';
 }
 
-expected<std::uint16_t, std::string> parse_port(std::string_view s, bool for_listen) {
+detailed<std::uint16_t> parse_port(std::string_view s, bool for_listen) {
   if (s.empty()) return parse_error("missing port");
   auto v = parse_number(s, false);
   if (!v) return parse_error("port " + quoted(s) + " is not a number");
@@ -108,7 +111,7 @@ expected<std::uint16_t, std::string> parse_port(std::string_view s, bool for_lis
   return static_cast<std::uint16_t>(*v);
 }
 
-expected<endpoint, std::string> check_element(const element& e, const kind& k) {
+detailed<endpoint> check_element(const element& e, const kind& k) {
   endpoint ep;
   ep.kind = &k;
   ep.text = e.text;
@@ -125,7 +128,7 @@ expected<endpoint, std::string> check_element(const element& e, const kind& k) {
       bool listen = k.args == arg_shape::optional_host_port;
       if (!e.args || e.args->empty()) return wrong(listen ? "missing PORT" : "missing HOST:PORT");
       auto hp = parse_host_port(*e.args, listen);
-      if (!hp) return wrong(hp.error());
+      if (!hp) return wrong(hp.error().detail);
       ep.host = hp->host;
       ep.port = hp->port;
       break;
@@ -220,13 +223,13 @@ const syntax_text& address_syntax() {
   return syntax;
 }
 
-expected<std::vector<element>, std::string> split_address(std::string_view text) {
+detailed<std::vector<element>> split_address(std::string_view text) {
   if (text.empty()) return parse_error("empty address, expected KIND[:ARGS], e.g. tcp:HOST:PORT");
   std::vector<element> elements;
   std::vector<piece> pieces(1);
-  auto finish_element = [&]() -> expected<void, std::string> {
+  auto finish_element = [&]() -> detailed<void> {
     auto e = make_element(text, pieces);
-    if (!e) return parse_error(e.error());
+    if (!e) return unexpected(std::move(e).error());
     elements.push_back(std::move(*e));
     return {};
   };
@@ -247,7 +250,7 @@ expected<std::vector<element>, std::string> split_address(std::string_view text)
       pieces.back().end = i;
       if (c == '|') {
         auto ok = finish_element();
-        if (!ok) return parse_error(ok.error());
+        if (!ok) return unexpected(std::move(ok).error());
         pieces.clear();
       }
       pieces.push_back(piece{{}, i + 1, i + 1});
@@ -257,11 +260,11 @@ expected<std::vector<element>, std::string> split_address(std::string_view text)
     }
   }
   auto ok = finish_element();
-  if (!ok) return parse_error(ok.error());
+  if (!ok) return unexpected(std::move(ok).error());
   return elements;
 }
 
-expected<host_and_port, std::string> parse_host_port(std::string_view text, bool for_listen) {
+detailed<host_and_port> parse_host_port(std::string_view text, bool for_listen) {
   host_and_port hp;
   std::string_view port_text;
   if (!text.empty() && text.front() == '[') {
@@ -295,7 +298,7 @@ expected<host_and_port, std::string> parse_host_port(std::string_view text, bool
     }
   }
   auto port = parse_port(port_text, for_listen);
-  if (!port) return parse_error(port.error());
+  if (!port) return unexpected(std::move(port).error());
   hp.port = *port;
   return hp;
 }
@@ -360,23 +363,21 @@ std::string kind_registry::describe() const {
 
 namespace {
 
-expected<address, std::string> parse_address_as_written(std::string_view text,
-                                                        const kind_registry& kinds);
+detailed<address> parse_address_as_written(std::string_view text, const kind_registry& kinds);
 
 }  // namespace
 
-expected<address, std::string> parse_address(std::string_view text, const kind_registry& kinds) {
+detailed<address> parse_address(std::string_view text, const kind_registry& kinds) {
   auto a = parse_address_as_written(text, kinds);
-  if (!a) return parse_error(escape_controls(a.error()));
+  if (!a) return fail(a.error().code, escape_controls(a.error().detail));
   return a;
 }
 
 namespace {
 
-expected<address, std::string> parse_address_as_written(std::string_view text,
-                                                        const kind_registry& kinds) {
+detailed<address> parse_address_as_written(std::string_view text, const kind_registry& kinds) {
   auto written = split_address(text);
-  if (!written) return parse_error(written.error());
+  if (!written) return unexpected(std::move(written).error());
 
   // Shorthands stand for several elements; they may not expand into themselves forever.
   std::vector<std::pair<element, const kind*>> elements;
@@ -414,7 +415,7 @@ expected<address, std::string> parse_address_as_written(std::string_view text,
                          " is a transport, so it must be the last element, expected "
                          "LAYER|...|TRANSPORT");
     auto ep = check_element(e, *k);
-    if (!ep) return parse_error(ep.error());
+    if (!ep) return unexpected(std::move(ep).error());
     if (last)
       a.transport = std::move(*ep);
     else

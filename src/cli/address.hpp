@@ -55,8 +55,9 @@ struct element {
 };
 
 // Splits an address into its elements (outermost first) without knowing any kind: the structure
-// only. Errors name the position and the rule broken.
-expected<std::vector<element>, std::string> split_address(std::string_view text);
+// only. Fails with net_errc::invalid_address, the sentence naming the position and the rule
+// broken.
+detailed<std::vector<element>> split_address(std::string_view text);
 
 // ---- kinds -----------------------------------------------------------------------------------
 
@@ -221,17 +222,18 @@ struct address {
   bool is_listener() const noexcept { return transport.kind->role == kind_role::listener; }
 };
 
-// Parses and checks an address against `kinds`. Errors are one sentence: what was wrong, where,
-// and what was expected.
-expected<address, std::string> parse_address(std::string_view text, const kind_registry& kinds);
+// Parses and checks an address against `kinds`. Fails with net_errc::invalid_address and one
+// sentence: what was wrong, where, and what was expected.
+detailed<address> parse_address(std::string_view text, const kind_registry& kinds);
 
 // HOST:PORT (connectors: port 1-65535) or, `for_listen`, [HOST:]PORT (port 0-65535, 0 picks a
-// free port). IPv6 hosts in brackets; the host comes back without them. Errors are the part of a
-// message that says what was wrong ("missing port").
+// free port). IPv6 hosts in brackets; the host comes back without them. Fails with
+// net_errc::invalid_address and what is wrong with this text ("missing port"): the caller, which
+// knows the element it came from, puts that in front.
 struct host_and_port {
   std::string host;
   std::uint16_t port = 0;
 };
-expected<host_and_port, std::string> parse_host_port(std::string_view text, bool for_listen);
+detailed<host_and_port> parse_host_port(std::string_view text, bool for_listen);
 
 }  // namespace flowstack::cli

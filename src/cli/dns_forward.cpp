@@ -110,11 +110,9 @@ std::optional<loaded> load(const dns_forward_options& options) {
     log(log_level::error, "cannot read %s", path.c_str());
     return std::nullopt;
   }
-  dns::config_error problem;
-  auto parsed = options.config_file ? dns::parse_config(*text, &problem)
-                                    : dns::parse_resolv_conf(*text, &problem);
+  auto parsed = options.config_file ? dns::parse_config(*text) : dns::parse_resolv_conf(*text);
   if (!parsed) {
-    log(log_level::error, "%s: %s", path.c_str(), problem.to_string().c_str());
+    log(log_level::error, "%s: %s", path.c_str(), parsed.error().detail.c_str());
     return std::nullopt;
   }
   out.servers = std::move(*parsed);
@@ -168,8 +166,7 @@ class daemon {
     for (const auto& text : addresses) {
       auto endpoint = net::parse_tcp_endpoint(text);
       if (!endpoint) {
-        log(log_level::error, "--listen %s: %s", text.c_str(),
-            net::address_problem(text, true).c_str());
+        log(log_level::error, "--listen %s: %s", text.c_str(), endpoint.error().detail.c_str());
         return false;
       }
       const net::udp_endpoint udp_at(endpoint->address(), endpoint->port());
@@ -202,7 +199,7 @@ class daemon {
       auto endpoint = net::parse_tcp_endpoint(*options_.metrics);
       if (!endpoint) {
         log(log_level::error, "--metrics %s: %s", options_.metrics->c_str(),
-            net::address_problem(*options_.metrics, true).c_str());
+            endpoint.error().detail.c_str());
         return false;
       }
       // Scrapes are served by a thread of their own, so that they do not queue behind DNS work.

@@ -97,7 +97,7 @@ class cat_command final : public command {
     for (const auto& text : addresses_) {
       auto a = parse_address(text, kinds_);
       if (!a) {
-        std::fprintf(stderr, "flowstack cat: %s\n", a.error().c_str());
+        std::fprintf(stderr, "flowstack cat: %s\n", a.error().detail.c_str());
         return exit_usage;
       }
       parsed.push_back(std::move(*a));

@@ -22,26 +22,32 @@ struct vchan_name {
   std::optional<vchan::port> port;
 };
 
+// A vchan name that does not parse, and why.
+unexpected<failure> invalid_name(std::string why) {
+  return fail(vchan::vchan_errc::invalid_port, std::move(why));
+}
+
 // "DOMID:PORT": a domain number (0-65535, as Xen's domid_t) and a port name.
-expected<vchan_name, std::string> parse_vchan_name(const std::string& text) {
+detailed<vchan_name> parse_vchan_name(const std::string& text) {
   auto colon = text.find(':');
-  if (colon == std::string::npos) return unexpected(std::string("missing ':' before the port"));
+  if (colon == std::string::npos) return invalid_name("missing ':' before the port");
   std::string_view number(text.data(), colon);
   vchan_name name;
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), name.domid);
   if (number.empty() || ec != std::errc() || end != number.data() + number.size() ||
       name.domid > 65535) {
-    return unexpected("domain \"" + escape_controls(number) + "\" is not a number from 0 to 65535");
+    return invalid_name("domain \"" + escape_controls(number) +
+                        "\" is not a number from 0 to 65535");
   }
   std::string port = text.substr(colon + 1);
-  if (!vchan::port::is_valid(port)) return unexpected(vchan::port::why(port));
+  if (!vchan::port::is_valid(port)) return invalid_name(vchan::port::why(port));
   // The entry is "<dir>/<domid>-<port>": with the shortest directory there is, one character.
   std::size_t shortest = 2 + std::to_string(name.domid).size() + 1 + port.size();
   if (shortest >= sizeof(sockaddr_un{}.sun_path)) {
-    return unexpected("vchan port \"" + port +
-                      "\" is too long: its rendezvous path can never fit " +
-                      "a Unix socket address (" +
-                      std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes at most)");
+    return invalid_name("vchan port \"" + port +
+                        "\" is too long: its rendezvous path can never fit " +
+                        "a Unix socket address (" +
+                        std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes at most)");
   }
   name.port.emplace(port);
   return name;
@@ -49,14 +55,14 @@ expected<vchan_name, std::string> parse_vchan_name(const std::string& text) {
 
 std::optional<std::string> check_vchan(const endpoint& ep) {
   auto name = parse_vchan_name(ep.path);
-  if (!name) return name.error();
+  if (!name) return std::move(name).error().detail;
   if (ep.has("max-children") && !ep.has("fork")) return "max-children needs fork";
   return std::nullopt;
 }
 
 asio::awaitable<result<flow>> connect_vchan(const endpoint& ep, const open_context& ctx) {
   auto name = parse_vchan_name(ep.path);
-  if (!name) co_return fail(vchan::vchan_errc::invalid_port);
+  if (!name) co_return fail(name.error().code);
   auto connecting = vchan::client(ctx.executor, name->domid, *name->port);
   auto f = co_await std::move(connecting);
   co_return f;
@@ -127,7 +133,7 @@ asio::awaitable<result<std::unique_ptr<listening>>> listen_vchan(const endpoint&
                                                                  listen_limits limits,
                                                                  accept_handler handler) {
   auto name = parse_vchan_name(ep.path);
-  if (!name) co_return fail(vchan::vchan_errc::invalid_port);
+  if (!name) co_return fail(name.error().code);
   auto read_size =
       static_cast<std::size_t>(ep.value("read-size").value_or(vchan::default_ring_size));
   auto write_size =

@@ -14,44 +14,45 @@
 namespace flowstack::dns {
 namespace {
 
+using config_text::config_failure;
 using config_text::quote;
 
 constexpr long long max_timeout_ms = 86'400'000;  // a day: anything longer is a typo
-
-using parsed_address = expected<server_address, std::string>;
 
 std::string port_error(std::string_view port) {
   return "the port must be a number from 1 to 65535, got " + quote(port);
 }
 
-parsed_address with_port(std::string_view host, std::string_view port_text) {
+detailed<server_address> with_port(std::string_view host, std::string_view port_text) {
   long long port = 0;
   if (!config_text::parse_number(port_text, 1, 65535, port))
-    return unexpected(port_error(port_text));
+    return config_failure(port_error(port_text));
   auto ip = config_text::parse_ip(host);
-  if (!ip) return unexpected(ip.error());
+  if (!ip) return unexpected(std::move(ip).error());
   return server_address{*ip, static_cast<std::uint16_t>(port)};
 }
 
-parsed_address parse_address(std::string_view text) {
-  if (text.empty()) return unexpected(std::string("the address is empty"));
+}  // namespace
+
+detailed<server_address> parse_server_address(std::string_view text) {
+  if (text.empty()) return config_failure("the address is empty");
   if (text.front() == '[') {
     // "[2001:db8::1]", "[2001:db8::1]:53" (RFC 3986 §3.2.2), "[2001:db8::1]#53"
     auto close = text.find(']');
     if (close == std::string_view::npos)
-      return unexpected(quote(text) + " opens '[' but has no ']'");
+      return config_failure(quote(text) + " opens '[' but has no ']'");
     auto inner = text.substr(1, close - 1);
     auto rest = text.substr(close + 1);
     auto ip = config_text::parse_ip(inner);
-    if (!ip) return unexpected(ip.error());
+    if (!ip) return unexpected(std::move(ip).error());
     if (!ip->is_v6()) {
-      return unexpected(quote(text) + ": brackets are for IPv6 addresses; write " + quote(inner) +
-                        " or " + quote(std::string(inner) + ":PORT"));
+      return config_failure(quote(text) + ": brackets are for IPv6 addresses; write " +
+                            quote(inner) + " or " + quote(std::string(inner) + ":PORT"));
     }
     if (rest.empty()) return server_address{*ip, 53};
     if (rest.front() != ':' && rest.front() != '#')
-      return unexpected(quote(text) + ": expected ':PORT' or '#PORT' after ']', got " +
-                        quote(rest));
+      return config_failure(quote(text) + ": expected ':PORT' or '#PORT' after ']', got " +
+                            quote(rest));
     return with_port(inner, rest.substr(1));
   }
   if (auto hash = text.rfind('#'); hash != std::string_view::npos)
@@ -62,15 +63,17 @@ parsed_address parse_address(std::string_view text) {
     auto host = text.substr(0, colon);
     auto ip = config_text::parse_ip(host);
     if (!ip) {
-      return unexpected(quote(text) +
-                        " is not ADDRESS:PORT with an IPv4 address, nor an IPv6 address");
+      return config_failure(quote(text) +
+                            " is not ADDRESS:PORT with an IPv4 address, nor an IPv6 address");
     }
     return with_port(host, text.substr(colon + 1));
   }
   auto ip = config_text::parse_ip(text);
-  if (!ip) return unexpected(ip.error());
+  if (!ip) return unexpected(std::move(ip).error());
   return server_address{*ip, 53};
 }
+
+namespace {
 
 // Names print without the trailing dot, as people write them in this format. A name whose
 // first label starts with '#' gets an escape so the word does not read as a comment.
@@ -121,13 +124,13 @@ std::vector<server_key> server_set(const std::vector<server_config>& servers) {
 }
 
 // Parses the words after a keyword as names; on failure says which word and why.
-expected<std::vector<name>, std::string> parse_names(std::span<const std::string_view> words) {
+detailed<std::vector<name>> parse_names(std::span<const std::string_view> words) {
   std::vector<name> out;
   for (auto w : words) {
     auto n = name::parse(w);
     if (!n && n.error() == dns_errc::bad_name)
-      return unexpected(quote(w) + " is not a domain name (an empty label or a bad escape)");
-    if (!n) return unexpected(quote(w) + " is not a domain name: " + n.error().message());
+      return config_failure(quote(w) + " is not a domain name (an empty label or a bad escape)");
+    if (!n) return config_failure(quote(w) + " is not a domain name: " + n.error().message());
     out.push_back(std::move(*n));
   }
   return out;
@@ -137,19 +140,10 @@ void add_unique(std::vector<name>& names, const name& n) {
   if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
 }
 
-// Collects the first error of a parse with its line.
-class failure {
- public:
-  explicit failure(config_error* detail) : detail_(detail) {}
-
-  unexpected<std::error_code> operator()(std::size_t line, std::string what) const {
-    if (detail_) *detail_ = config_error{line, std::move(what)};
-    return fail(make_error_code(dns_errc::bad_config));
-  }
-
- private:
-  config_error* detail_;
-};
+// The failure of a parse at `line` (counted from 1): "line 3: timeout must be ...".
+unexpected<failure> line_failure(std::size_t line, const std::string& what) {
+  return config_failure("line " + std::to_string(line) + ": " + what);
+}
 
 template <typename F>
 void for_each_line(std::string_view text, F&& f) {
@@ -167,8 +161,6 @@ void for_each_line(std::string_view text, F&& f) {
 // recording the line's error.
 class config_reader {
  public:
-  explicit config_reader(config_error* detail) : error_(detail) {}
-
   using args = std::span<const std::string_view>;
   using handler = bool (config_reader::*)(std::size_t line, std::string_view keyword, args);
   struct keyword {
@@ -192,16 +184,16 @@ class config_reader {
     return failed(line, "unknown keyword " + quote(w[0]) + "; the keywords are " + names);
   }
 
-  result<config> finish() {
-    if (failure_) return *failure_;
+  detailed<config> finish() {
+    if (failure_) return std::move(*failure_);
     return std::move(c_);
   }
 
  private:
   bool nameserver(std::size_t line, std::string_view keyword, args a) {
     if (!one_value(line, keyword, a)) return false;
-    auto address = parse_address(a[0]);
-    if (!address) return failed(line, "bad nameserver address: " + address.error());
+    auto address = parse_server_address(a[0]);
+    if (!address) return failed(line, "bad nameserver address: " + address.error().detail);
     auto [it, fresh] = address_line_.emplace(*address, line);
     if (!fresh) {
       return failed(line, "nameserver " + address->to_string() + " is already listed on line " +
@@ -217,7 +209,7 @@ class config_reader {
     if (!s) return false;
     if (a.empty()) return failed(line, "'zone' needs at least one domain name");
     auto names = parse_names(a);
-    if (!names) return failed(line, "bad zone: " + names.error());
+    if (!names) return failed(line, "bad zone: " + names.error().detail);
     for (const auto& n : *names) add_unique(s->zones, n);
     return true;
   }
@@ -257,7 +249,7 @@ class config_reader {
     if (!first_time(line, "'search'", search_line_)) return false;
     if (a.empty()) return failed(line, "'search' needs at least one domain name");
     auto names = parse_names(a);
-    if (!names) return failed(line, "bad search domain: " + names.error());
+    if (!names) return failed(line, "bad search domain: " + names.error().detail);
     c_.search = std::move(*names);
     return true;
   }
@@ -276,8 +268,8 @@ class config_reader {
     return true;
   }
 
-  bool failed(std::size_t line, std::string what) {
-    failure_ = error_(line, std::move(what));
+  bool failed(std::size_t line, const std::string& what) {
+    failure_ = line_failure(line, what);
     return false;
   }
 
@@ -311,12 +303,11 @@ class config_reader {
     std::size_t timeout = 0, order = 0;
   };
 
-  failure error_;
   config c_;
   std::vector<server_lines> lines_of_;
   std::map<server_address, std::size_t> address_line_;
   std::size_t search_line_ = 0, offline_line_ = 0;
-  std::optional<unexpected<std::error_code>> failure_;
+  std::optional<unexpected<failure>> failure_;
 };
 
 const std::array<config_reader::keyword, 6> config_reader::keywords{{
@@ -334,24 +325,13 @@ std::string server_address::to_string() const {
   return config_text::ip_to_string(ip) + "#" + std::to_string(port);
 }
 
-result<server_address> parse_server_address(std::string_view text) {
-  auto a = parse_address(text);
-  if (!a) return fail(make_error_code(dns_errc::bad_config));
-  return *a;
-}
-
-std::string config_error::to_string() const {
-  if (line == 0) return what;
-  return "line " + std::to_string(line) + ": " + what;
-}
-
 bool operator==(const config& a, const config& b) {
   return a.assume_offline_after == b.assume_offline_after && a.search == b.search &&
          server_set(a.servers) == server_set(b.servers);
 }
 
-result<config> parse_config(std::string_view text, config_error* detail) {
-  config_reader reader(detail);
+detailed<config> parse_config(std::string_view text) {
+  config_reader reader;
   for_each_line(text, [&](std::size_t line, std::string_view text_line) {
     return reader.read_line(line, text_line);
   });
@@ -386,10 +366,9 @@ std::string to_string(const config& c) {
   return out;
 }
 
-result<config> parse_resolv_conf(std::string_view text, config_error* detail) {
-  failure error(detail);
+detailed<config> parse_resolv_conf(std::string_view text) {
   config c;
-  std::optional<unexpected<std::error_code>> failed;
+  std::optional<unexpected<failure>> failed;
 
   for_each_line(text, [&](std::size_t line, std::string_view text_line) {
     // resolv.conf(5): '#' or ';' starts a comment.
@@ -401,12 +380,12 @@ result<config> parse_resolv_conf(std::string_view text, config_error* detail) {
     if (keyword == "nameserver") {
       // The C library reads the first word and ignores the rest of the line.
       if (args.empty()) {
-        failed = error(line, "'nameserver' needs an address");
+        failed = line_failure(line, "'nameserver' needs an address");
         return false;
       }
-      auto a = parse_address(args[0]);
+      auto a = parse_server_address(args[0]);
       if (!a) {
-        failed = error(line, "bad nameserver address: " + a.error());
+        failed = line_failure(line, "bad nameserver address: " + a.error().detail);
         return false;
       }
       bool listed = std::any_of(c.servers.begin(), c.servers.end(),
@@ -418,7 +397,8 @@ result<config> parse_resolv_conf(std::string_view text, config_error* detail) {
       auto names = parse_names(
           keyword == "domain" ? args.first(std::min<std::size_t>(1, args.size())) : args);
       if (!names) {
-        failed = error(line, "bad '" + std::string(keyword) + "' line: " + names.error());
+        failed =
+            line_failure(line, "bad '" + std::string(keyword) + "' line: " + names.error().detail);
         return false;
       }
       // systemd-resolved writes "search ." to say there is no search domain.
@@ -429,7 +409,7 @@ result<config> parse_resolv_conf(std::string_view text, config_error* detail) {
     // options, sortlist and anything else: not the forwarder's business, ignored.
     return true;
   });
-  if (failed) return *failed;
+  if (failed) return std::move(*failed);
   return c;
 }
 

@@ -60,8 +60,8 @@ std::string quote(std::string_view text) {
   return out;
 }
 
-expected<asio::ip::address, std::string> parse_ip(std::string_view text) {
-  if (text.empty()) return unexpected(std::string("an address is missing"));
+detailed<asio::ip::address> parse_ip(std::string_view text) {
+  if (text.empty()) return config_failure("an address is missing");
   std::string_view scope;
   std::string_view host = text;
   if (auto percent = text.find('%'); percent != std::string_view::npos) {
@@ -75,34 +75,35 @@ expected<asio::ip::address, std::string> parse_ip(std::string_view text) {
   bool ok = !host.empty() && host.size() <= longest;
   for (char c : host)
     ok = ok && (v6 ? (is_hex_digit(c) || c == ':' || c == '.') : (is_digit(c) || c == '.'));
-  if (!ok) return unexpected(quote(text) + " is not an IPv4 or IPv6 address");
+  if (!ok) return config_failure(quote(text) + " is not an IPv4 or IPv6 address");
   asio::error_code ec;
   if (!v6) {
     if (!scope.empty() || text.size() != host.size())
-      return unexpected(quote(text) + ": only IPv6 link-local addresses take a %scope");
+      return config_failure(quote(text) + ": only IPv6 link-local addresses take a %scope");
     auto a = asio::ip::make_address_v4(std::string(host), ec);
-    if (ec) return unexpected(quote(text) + " is not an IPv4 address");
+    if (ec) return config_failure(quote(text) + " is not an IPv4 address");
     return asio::ip::address(a);
   }
   auto a = asio::ip::make_address_v6(std::string(host), ec);
-  if (ec) return unexpected(quote(host) + " is not an IPv6 address");
+  if (ec) return config_failure(quote(host) + " is not an IPv6 address");
   if (text.size() == host.size()) return asio::ip::address(a);
 
   if (!is_link_local(a)) {
-    return unexpected(quote(text) + ": a %scope only applies to link-local addresses (fe80::/10)");
+    return config_failure(quote(text) +
+                          ": a %scope only applies to link-local addresses (fe80::/10)");
   }
-  if (scope.empty()) return unexpected(quote(text) + ": the scope after '%' is empty");
+  if (scope.empty()) return config_failure(quote(text) + ": the scope after '%' is empty");
   long long id = 0;
   if (is_digit(scope[0])) {
     if (!parse_number(scope, 0, std::numeric_limits<std::uint32_t>::max(), id))
-      return unexpected(quote(text) + ": the scope must be an interface name or a number");
+      return config_failure(quote(text) + ": the scope must be an interface name or a number");
   } else {
     std::string ifname(scope);
     if (ifname.size() < IF_NAMESIZE && ifname.find('\0') == std::string::npos)
       id = ::if_nametoindex(ifname.c_str());
     if (id == 0) {
-      return unexpected(quote(text) + ": this machine has no network interface named " +
-                        quote(scope));
+      return config_failure(quote(text) + ": this machine has no network interface named " +
+                            quote(scope));
     }
   }
   a.scope_id(static_cast<asio::ip::scope_id_type>(id));

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <type_traits>
 
 namespace flowstack::dns {
 namespace {
@@ -15,14 +16,25 @@ constexpr int max_pointer_jumps = 64;
 
 class decoder {
  public:
-  decoder(std::span<const std::uint8_t> wire, decode_error* detail)
-      : wire_(wire), detail_(detail), name_starts_(wire.size(), false) {}
+  // With `explain`, a failure also leaves its sentence in why().
+  decoder(std::span<const std::uint8_t> wire, bool explain)
+      : wire_(wire), explain_(explain), name_starts_(wire.size(), false) {}
 
   result<message> run();
+  const std::string& why() const noexcept { return why_; }
 
  private:
-  unexpected<std::error_code> error(dns_errc code, std::size_t offset, std::string what) {
-    if (detail_) *detail_ = decode_error{code, offset, std::move(what)};
+  // `what` is a sentence, or a function that makes one: it is only called when explaining, so
+  // that a failure costs no string unless the caller asked for it.
+  template <typename Sentence>
+  unexpected<std::error_code> error(dns_errc code, std::size_t offset, Sentence&& what) {
+    if (explain_) {
+      if constexpr (std::is_invocable_v<Sentence>)
+        why_ = what();
+      else
+        why_ = what;
+      why_ += " (at offset " + std::to_string(offset) + ")";
+    }
     return fail(make_error_code(code));
   }
 
@@ -58,7 +70,8 @@ class decoder {
                              std::uint32_t ttl);
 
   std::span<const std::uint8_t> wire_;
-  decode_error* detail_;
+  bool explain_;
+  std::string why_;
   std::vector<bool> name_starts_;  // offsets where a label or pointer of a decoded name begins
 };
 
@@ -84,20 +97,24 @@ result<name> decoder::read_name(std::size_t& pos, std::size_t end) {
       std::size_t target = std::size_t(len & 0x3f) << 8 | wire_[cur + 1];
       if (!jumped) after = cur + 2;
       if (std::find(here.begin(), here.end(), target) != here.end())
-        return error(dns_errc::pointer_loop, cur,
-                     "compression pointer loop: offset " + std::to_string(target) +
-                         " is part of the name being read");
+        return error(dns_errc::pointer_loop, cur, [&] {
+          return "compression pointer loop: offset " + std::to_string(target) +
+                 " is part of the name being read";
+        });
       if (target > cur)
-        return error(dns_errc::pointer_forward, cur,
-                     "compression pointer points forward, to offset " + std::to_string(target));
+        return error(dns_errc::pointer_forward, cur, [&] {
+          return "compression pointer points forward, to offset " + std::to_string(target);
+        });
       if (!name_starts_[target])
-        return error(dns_errc::pointer_bad_target, cur,
-                     "compression pointer to offset " + std::to_string(target) +
-                         ", where no earlier name has a label");
+        return error(dns_errc::pointer_bad_target, cur, [&] {
+          return "compression pointer to offset " + std::to_string(target) +
+                 ", where no earlier name has a label";
+        });
       if (++jumps > max_pointer_jumps)
-        return error(dns_errc::pointer_loop, cur,
-                     "compression pointer loop: more than " + std::to_string(max_pointer_jumps) +
-                         " jumps in one name");
+        return error(dns_errc::pointer_loop, cur, [] {
+          return "compression pointer loop: more than " + std::to_string(max_pointer_jumps) +
+                 " jumps in one name";
+        });
       jumped = true;
       cur = target;
       // The target was read as part of an earlier name, so its labels lie inside the message.
@@ -105,8 +122,9 @@ result<name> decoder::read_name(std::size_t& pos, std::size_t end) {
       continue;
     }
     if (len > name::max_label_length)
-      return error(dns_errc::label_too_long, cur,
-                   "label longer than 63 octets (length octet " + std::to_string(len) + ")");
+      return error(dns_errc::label_too_long, cur, [&] {
+        return "label longer than 63 octets (length octet " + std::to_string(len) + ")";
+      });
     if (len == 0) {
       if (!jumped) after = cur + 1;
       break;
@@ -155,8 +173,9 @@ result<dns::edns> decoder::read_opt(std::size_t start, std::size_t end, std::uin
     std::size_t len = be16(p + 2);
     p += 4;
     if (p + len > end)
-      return error(dns_errc::malformed_rdata, p,
-                   "EDNS option " + std::to_string(code) + " runs past the OPT rdata");
+      return error(dns_errc::malformed_rdata, p, [&] {
+        return "EDNS option " + std::to_string(code) + " runs past the OPT rdata";
+      });
     e.options.push_back(
         {code, std::vector<std::uint8_t>(wire_.begin() + p, wire_.begin() + p + len)});
     p += len;
@@ -172,9 +191,10 @@ struct decoder::rdata_span {
 };
 
 unexpected<std::error_code> decoder::mismatch(const rdata_span& r) {
-  return error(dns_errc::rdata_length_mismatch, r.start,
-               "rdata length does not match record type " + type_to_string(r.type) + " (" +
-                   std::to_string(r.size()) + " octets)");
+  return error(dns_errc::rdata_length_mismatch, r.start, [&] {
+    return "rdata length does not match record type " + type_to_string(r.type) + " (" +
+           std::to_string(r.size()) + " octets)";
+  });
 }
 
 rdata decoder::read_opaque(const rdata_span& r) {
@@ -279,8 +299,9 @@ result<rdata> decoder::read_svcb(rdata_span& r) {
     std::size_t len = be16(r.at + 2);
     r.at += 4;
     if (r.at + len > r.end)
-      return error(dns_errc::malformed_rdata, r.at,
-                   "SVCB parameter key" + std::to_string(key) + " runs past the rdata");
+      return error(dns_errc::malformed_rdata, r.at, [&] {
+        return "SVCB parameter key" + std::to_string(key) + " runs past the rdata";
+      });
     svcb.params.push_back(
         {key, std::vector<std::uint8_t>(wire_.begin() + r.at, wire_.begin() + r.at + len)});
     r.at += len;
@@ -343,9 +364,10 @@ result<void> decoder::read_record(std::size_t& pos, message& m, std::vector<reco
   std::size_t rdlength = be16(pos + 8);
   pos += 10;
   if (pos + rdlength > wire_.size())
-    return error(dns_errc::truncated_rdata, pos,
-                 "truncated record rdata: rdlength " + std::to_string(rdlength) + " but " +
-                     std::to_string(wire_.size() - pos) + " octets left");
+    return error(dns_errc::truncated_rdata, pos, [&] {
+      return "truncated record rdata: rdlength " + std::to_string(rdlength) + " but " +
+             std::to_string(wire_.size() - pos) + " octets left";
+    });
   std::size_t rdata_start = pos;
   pos += rdlength;
   if (type == rr_type::opt) {
@@ -369,9 +391,10 @@ result<void> decoder::read_record(std::size_t& pos, message& m, std::vector<reco
 
 result<message> decoder::run() {
   if (wire_.size() < 12)
-    return error(dns_errc::truncated_header, 0,
-                 "message of " + std::to_string(wire_.size()) +
-                     " octets is shorter than the 12-octet DNS header");
+    return error(dns_errc::truncated_header, 0, [&] {
+      return "message of " + std::to_string(wire_.size()) +
+             " octets is shorter than the 12-octet DNS header";
+    });
   message m;
   std::uint16_t flags = be16(2);
   m.header.id = be16(0);
@@ -390,9 +413,10 @@ result<message> decoder::run() {
                                                "additional records"};
   std::size_t pos = 12;
   auto lie = [&](int section, std::size_t got) {
-    return error(dns_errc::count_mismatch, pos,
-                 "record count says " + std::to_string(counts[section]) + " " +
-                     section_names[section] + " but the message ends after " + std::to_string(got));
+    return error(dns_errc::count_mismatch, pos, [&] {
+      return "record count says " + std::to_string(counts[section]) + " " + section_names[section] +
+             " but the message ends after " + std::to_string(got);
+    });
   };
   for (std::size_t i = 0; i < counts[0]; ++i) {
     if (pos >= wire_.size()) return lie(0, i);
@@ -413,14 +437,20 @@ result<message> decoder::run() {
 
 }  // namespace
 
-result<message> decode(std::span<const std::uint8_t> wire, decode_error* detail) {
-  return decoder(wire, detail).run();
+result<message> decode(std::span<const std::uint8_t> wire) {
+  return decoder(wire, false).run();
 }
 
-result<message> decode(const buffer& wire, decode_error* detail) {
+result<message> decode(const buffer& wire) {
   return decode(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(wire.data()),
-                                              wire.size()),
-                detail);
+                                              wire.size()));
+}
+
+detailed<message> decode_detailed(std::span<const std::uint8_t> wire) {
+  decoder d(wire, true);
+  auto m = d.run();
+  if (!m) return fail(m.error(), d.why());
+  return std::move(*m);
 }
 
 }  // namespace flowstack::dns

@@ -71,8 +71,4 @@ const std::error_category& dns_category() noexcept {
   return category;
 }
 
-std::string decode_error::to_string() const {
-  return what + " (at offset " + std::to_string(offset) + ")";
-}
-
 }  // namespace flowstack::dns

@@ -10,93 +10,75 @@ std::string quoted(std::string_view text) {
   return "\"" + std::string(text) + "\"";
 }
 
-// Parses `text` into `out`; returns why it does not parse, or "" when it does.
-std::string parse_problem(std::string_view text, host_port& out) {
+// An address text that does not parse, and why.
+unexpected<failure> invalid(std::string why) {
+  return fail(net_errc::invalid_address, std::move(why));
+}
+
+}  // namespace
+
+detailed<host_port> parse_host_port(std::string_view text) {
   const std::string expected = " (expected HOST:PORT, e.g. 127.0.0.1:80 or [::1]:80)";
-  if (text.empty()) return "empty address" + expected;
+  if (text.empty()) return invalid("empty address" + expected);
   std::string_view host;
   std::string_view port;
   if (text.front() == '[') {
     auto close = text.find(']');
     if (close == std::string_view::npos) {
-      return quoted(text) + ": unterminated '[' (an IPv6 address is written [::1]:80)";
+      return invalid(quoted(text) + ": unterminated '[' (an IPv6 address is written [::1]:80)");
     }
     host = text.substr(1, close - 1);
-    if (host.empty()) return quoted(text) + ": missing host inside '[]'";
+    if (host.empty()) return invalid(quoted(text) + ": missing host inside '[]'");
     auto rest = text.substr(close + 1);
-    if (rest.empty()) return quoted(text) + ": missing port after ']'" + expected;
-    if (rest.front() != ':') return quoted(text) + ": expected ':' after ']'" + expected;
+    if (rest.empty()) return invalid(quoted(text) + ": missing port after ']'" + expected);
+    if (rest.front() != ':') return invalid(quoted(text) + ": expected ':' after ']'" + expected);
     port = rest.substr(1);
     std::error_code ec;
     asio::ip::make_address_v6(std::string(host), ec);
-    if (ec) return quoted(text) + ": " + quoted(host) + " inside '[]' is not an IPv6 address";
+    if (ec)
+      return invalid(quoted(text) + ": " + quoted(host) + " inside '[]' is not an IPv6 address");
   } else {
     auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return quoted(text) + ": missing port" + expected;
+    if (colon == std::string_view::npos) return invalid(quoted(text) + ": missing port" + expected);
     if (text.find(':') != colon) {
-      return quoted(text) + ": an IPv6 address needs brackets around it, e.g. [::1]:80";
+      return invalid(quoted(text) + ": an IPv6 address needs brackets around it, e.g. [::1]:80");
     }
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
-    if (host.empty()) return quoted(text) + ": missing host before ':'" + expected;
+    if (host.empty()) return invalid(quoted(text) + ": missing host before ':'" + expected);
     for (char c : host) {
       bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                 c == '.' || c == '-' || c == '_';
       if (!ok) {
-        return quoted(text) + ": the host " + quoted(host) + " has a character '" +
-               std::string(1, c) + "' that no host name or address has";
+        return invalid(quoted(text) + ": the host " + quoted(host) + " has a character '" +
+                       std::string(1, c) + "' that no host name or address has");
       }
     }
   }
-  if (port.empty()) return quoted(text) + ": missing port after ':'" + expected;
+  if (port.empty()) return invalid(quoted(text) + ": missing port after ':'" + expected);
   for (char c : port) {
-    if (c < '0' || c > '9') return quoted(text) + ": the port " + quoted(port) + " is not a number";
+    if (c < '0' || c > '9')
+      return invalid(quoted(text) + ": the port " + quoted(port) + " is not a number");
   }
   unsigned long value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc{} || end != port.data() + port.size() || value > 65535) {
-    return quoted(text) + ": the port " + std::string(port) + " is out of range (0 to 65535)";
+    return invalid(quoted(text) + ": the port " + std::string(port) +
+                   " is out of range (0 to 65535)");
   }
-  out.host = std::string(host);
-  out.port = static_cast<std::uint16_t>(value);
-  return {};
+  return host_port{std::string(host), static_cast<std::uint16_t>(value)};
 }
 
-std::string numeric_problem(std::string_view text, tcp_endpoint& out) {
-  host_port where;
-  auto problem = parse_problem(text, where);
-  if (!problem.empty()) return problem;
+detailed<tcp_endpoint> parse_tcp_endpoint(std::string_view text) {
+  auto where = parse_host_port(text);
+  if (!where) return unexpected(std::move(where).error());
   std::error_code ec;
-  auto address = asio::ip::make_address(where.host, ec);
+  auto address = asio::ip::make_address(where->host, ec);
   if (ec) {
-    return quoted(text) + ": " + quoted(where.host) +
-           " is not a numeric IP address (host names need resolving)";
+    return invalid(quoted(text) + ": " + quoted(where->host) +
+                   " is not a numeric IP address (host names need resolving)");
   }
-  out = tcp_endpoint(address, where.port);
-  return {};
-}
-
-}  // namespace
-
-result<host_port> parse_host_port(std::string_view text) {
-  host_port where;
-  if (!parse_problem(text, where).empty()) return fail(net_errc::invalid_address);
-  return where;
-}
-
-result<tcp_endpoint> parse_tcp_endpoint(std::string_view text) {
-  tcp_endpoint endpoint;
-  if (!numeric_problem(text, endpoint).empty()) return fail(net_errc::invalid_address);
-  return endpoint;
-}
-
-std::string address_problem(std::string_view text, bool numeric_only) {
-  if (numeric_only) {
-    tcp_endpoint endpoint;
-    return numeric_problem(text, endpoint);
-  }
-  host_port where;
-  return parse_problem(text, where);
+  return tcp_endpoint(address, where->port);
 }
 
 namespace {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <flowstack/net/error.hpp>
+
 #include <string>
 
 #include "kinds.hpp"
@@ -19,14 +21,17 @@ const kind_registry& kinds() {
 
 address parse_ok(std::string_view text) {
   auto a = parse_address(text, kinds());
-  EXPECT_TRUE(a.has_value()) << text << ": " << (a ? "" : a.error());
+  EXPECT_TRUE(a.has_value()) << text << ": " << (a ? "" : a.error().detail);
   return a ? *a : address{};
 }
 
 std::string parse_error(std::string_view text, const kind_registry& registry = kinds()) {
   auto a = parse_address(text, registry);
   EXPECT_FALSE(a.has_value()) << text << " parsed";
-  return a ? std::string() : a.error();
+  if (a) return {};
+  // Every malformed address is one code, whatever the sentence says.
+  EXPECT_EQ(a.error().code, net::net_errc::invalid_address) << text;
+  return a.error().detail;
 }
 
 // A registry with a layer kind and a shorthand, for the layering rules before any real layer
@@ -55,7 +60,7 @@ kind_registry layered_kinds() {
 
 TEST(address_split, element_has_kind_args_and_options) {
   auto e = split_address("tcp:example:80,nodelay,connect-timeout=5");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().detail;
   ASSERT_EQ(e->size(), 1u);
   EXPECT_EQ((*e)[0].kind, "tcp");
   EXPECT_EQ((*e)[0].args, "example:80");
@@ -66,7 +71,7 @@ TEST(address_split, element_has_kind_args_and_options) {
 
 TEST(address_split, pipe_separates_layers_outermost_first) {
   auto e = split_address("tls,sni=x|tcp:host:443");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().detail;
   ASSERT_EQ(e->size(), 2u);
   EXPECT_EQ((*e)[0].kind, "tls");
   EXPECT_FALSE((*e)[0].args.has_value());
@@ -77,7 +82,7 @@ TEST(address_split, pipe_separates_layers_outermost_first) {
 
 TEST(address_split, backslash_escapes_comma_pipe_and_backslash) {
   auto e = split_address(R"(unix:/tmp/a\,b\|c\\d,opt=x\,y)");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().detail;
   ASSERT_EQ(e->size(), 1u);
   EXPECT_EQ((*e)[0].args, R"(/tmp/a,b|c\d)");
   EXPECT_EQ((*e)[0].options[0], (option{"opt", "x,y"}));
@@ -85,14 +90,14 @@ TEST(address_split, backslash_escapes_comma_pipe_and_backslash) {
 
 TEST(address_split, kind_without_args_has_no_args) {
   auto e = split_address("-");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().detail;
   EXPECT_EQ((*e)[0].kind, "-");
   EXPECT_FALSE((*e)[0].args.has_value());
 }
 
 TEST(address_split, value_keeps_equals_signs_after_the_first) {
   auto e = split_address("x,opt=a=b");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().detail;
   EXPECT_EQ((*e)[0].options[0], (option{"opt", "a=b"}));
 }
 
@@ -100,38 +105,39 @@ TEST(address_split, backslash_before_other_character_is_an_error) {
   auto e = split_address(R"(unix:/tmp/a\b)");
   ASSERT_FALSE(e);
   EXPECT_EQ(
-      e.error(),
+      e.error().detail,
       R"('\b' at position 12 is not an escape, expected \, \| or \\ (write \\ for a backslash))");
 }
 
 TEST(address_split, trailing_backslash_is_an_error) {
   auto e = split_address(R"(unix:/tmp/a\)");
   ASSERT_FALSE(e);
-  EXPECT_NE(e.error().find("lone '\\'"), std::string::npos) << e.error();
+  EXPECT_NE(e.error().detail.find("lone '\\'"), std::string::npos) << e.error().detail;
 }
 
 TEST(address_split, empty_element_between_pipes_is_an_error) {
   auto e = split_address("tls||tcp:h:1");
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error(), "empty element at position 5, expected KIND[:ARGS] between '|' separators");
+  EXPECT_EQ(e.error().detail,
+            "empty element at position 5, expected KIND[:ARGS] between '|' separators");
 }
 
 TEST(address_split, empty_option_is_an_error) {
   auto e = split_address("tcp:h:1,,nodelay");
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error(), "tcp:h:1: empty option at position 9, expected OPTION[=VALUE]");
+  EXPECT_EQ(e.error().detail, "tcp:h:1: empty option at position 9, expected OPTION[=VALUE]");
 }
 
 TEST(address_split, missing_kind_is_an_error) {
   auto e = split_address(":80");
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error(), ":80: missing kind before ':', expected KIND[:ARGS]");
+  EXPECT_EQ(e.error().detail, ":80: missing kind before ':', expected KIND[:ARGS]");
 }
 
 TEST(address_split, empty_address_is_an_error) {
   auto e = split_address("");
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error(), "empty address, expected KIND[:ARGS], e.g. tcp:HOST:PORT");
+  EXPECT_EQ(e.error().detail, "empty address, expected KIND[:ARGS], e.g. tcp:HOST:PORT");
 }
 
 // ---- kinds -------------------------------------------------------------------------------------
@@ -232,7 +238,7 @@ TEST(address_kinds, help_lists_every_kind_with_usage) {
 TEST(address_layers, layers_parse_outermost_first) {
   auto registry = layered_kinds();
   auto a = parse_address("wrap,name=1|wrap|tcp:h:1", registry);
-  ASSERT_TRUE(a) << a.error();
+  ASSERT_TRUE(a) << a.error().detail;
   ASSERT_EQ(a->layers.size(), 2u);
   EXPECT_EQ(a->layers[0].kind->name, "wrap");
   EXPECT_EQ(a->layers[0].value("name"), 1u);
@@ -243,7 +249,7 @@ TEST(address_layers, layers_parse_outermost_first) {
 TEST(address_layers, shorthand_expands_to_layer_and_transport) {
   auto registry = layered_kinds();
   auto a = parse_address("wrapped:h:7,name=2", registry);
-  ASSERT_TRUE(a) << a.error();
+  ASSERT_TRUE(a) << a.error().detail;
   ASSERT_EQ(a->layers.size(), 1u);
   EXPECT_EQ(a->layers[0].kind->name, "wrap");
   EXPECT_EQ(a->layers[0].value("name"), 2u);

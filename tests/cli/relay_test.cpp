@@ -62,7 +62,7 @@ const kind_registry& kinds_that_throw() {
 
 address parsed(const std::string& text) {
   auto a = cli::parse_address(text, kinds_that_throw());
-  if (!a) throw std::invalid_argument(text + ": " + a.error());
+  if (!a) throw std::invalid_argument(text + ": " + a.error().detail);
   return *a;
 }
 

@@ -15,9 +15,8 @@ using test::make_record;
 using test::wire_builder;
 
 message decoded(const bytes& wire) {
-  decode_error detail;
-  auto m = decode(wire, &detail);
-  EXPECT_TRUE(m) << detail.to_string();
+  auto m = decode_detailed(wire);
+  EXPECT_TRUE(m) << (m ? "" : m.error().detail);
   return m ? *m : message{};
 }
 

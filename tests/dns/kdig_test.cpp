@@ -59,10 +59,9 @@ exchange run_kdig(const std::string& args,
     auto n =
         ::recvfrom(fd, datagram, sizeof datagram, 0, reinterpret_cast<sockaddr*>(&peer), &peer_len);
     if (n > 0) {
-      decode_error detail;
       auto q =
-          decode(std::span<const std::uint8_t>(datagram, static_cast<std::size_t>(n)), &detail);
-      EXPECT_TRUE(q) << detail.to_string();
+          decode_detailed(std::span<const std::uint8_t>(datagram, static_cast<std::size_t>(n)));
+      EXPECT_TRUE(q) << (q ? "" : q.error().detail);
       if (q) {
         result.query = *q;
         if (auto reply = answer(*q))

@@ -11,16 +11,22 @@ namespace {
 using test::bytes;
 using test::wire_builder;
 
-// Decodes `wire`, expects it to fail with `code`, and returns the detailed sentence.
+// Decodes `wire`, expects both decoders to fail with `code`, and returns the detailed sentence
+// without its " (at offset N)".
 std::string rejected(const bytes& wire, dns_errc code) {
-  decode_error detail;
-  auto m = decode(wire, &detail);
+  auto plain = decode(wire);
+  EXPECT_FALSE(plain);
+  if (plain) return {};
+  EXPECT_EQ(plain.error(), code) << plain.error().message();
+  EXPECT_EQ(plain.error().category().name(), std::string("dns"));
+  auto m = decode_detailed(wire);
   EXPECT_FALSE(m);
   if (m) return {};
-  EXPECT_EQ(m.error(), code) << m.error().message() << ": " << detail.what;
-  EXPECT_EQ(detail.code, code);
-  EXPECT_EQ(m.error().category().name(), std::string("dns"));
-  return detail.what;
+  EXPECT_EQ(m.error().code, code) << m.error().detail;
+  const std::string& detail = m.error().detail;
+  auto at = detail.rfind(" (at offset ");
+  EXPECT_NE(at, std::string::npos) << detail;
+  return detail.substr(0, at);
 }
 
 wire_builder question_header(std::uint16_t an = 0) {
@@ -217,20 +223,19 @@ TEST(dns_malformed, every_prefix_of_a_valid_message_fails_cleanly) {
   ASSERT_TRUE(decode(w.out));
   for (std::size_t n = 0; n < w.out.size(); ++n) {
     bytes prefix(w.out.begin(), w.out.begin() + static_cast<std::ptrdiff_t>(n));
-    decode_error detail;
-    auto m = decode(prefix, &detail);
-    EXPECT_FALSE(m) << n;
-    EXPECT_FALSE(detail.what.empty());
+    auto m = decode_detailed(prefix);
+    ASSERT_FALSE(m) << n;
+    EXPECT_FALSE(m.error().detail.empty());
   }
 }
 
-TEST(dns_malformed, decode_error_names_the_offset) {
+TEST(dns_malformed, the_detail_names_the_offset) {
   auto w = question_header();
   w.pointer(20).u16(1).u16(1);
-  decode_error detail;
-  ASSERT_FALSE(decode(w.out, &detail));
-  EXPECT_EQ(detail.offset, 12u);
-  EXPECT_EQ(detail.to_string(), "compression pointer points forward, to offset 20 (at offset 12)");
+  auto m = decode_detailed(w.out);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code, dns_errc::pointer_forward);
+  EXPECT_EQ(m.error().detail, "compression pointer points forward, to offset 20 (at offset 12)");
 }
 
 }  // namespace

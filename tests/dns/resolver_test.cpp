@@ -34,9 +34,8 @@ const server_address first{asio::ip::make_address("192.0.2.1"), 53};
 const server_address second{asio::ip::make_address("192.0.2.2"), 53};
 
 config parse(std::string_view text) {
-  config_error problem;
-  auto c = parse_config(text, &problem);
-  EXPECT_TRUE(c) << problem.to_string();
+  auto c = parse_config(text);
+  EXPECT_TRUE(c) << (c ? "" : c.error().detail);
   return c ? *c : config{};
 }
 

@@ -6,7 +6,11 @@
 // Where a person needs more than the code says (which line of a config, which byte of a message,
 // which OpenSSL routine), the error travels as a `failure`: the code, for the program to decide on,
 // and a sentence, for the person. Functions that can say more return `detailed<T>`; nothing
-// carries detail in out-parameters, thread-locals or strings of its own.
+// carries detail in out-parameters, thread-locals or strings of its own. A caller that knows
+// more (which line, which address) puts it in front of the inner sentence and keeps the inner
+// code: "line 3: " + "timeout must be a number". Where errors are counted and dropped, not read
+// (datagrams off the network), a plain result<T> twin that makes no sentence may stand beside
+// the detailed one: dns::decode and dns::decode_detailed.
 //
 // What an error *means* is asked with a flow_condition, whatever layer reported it:
 // `ec == flow_condition::timeout` holds for a with_timeout timeout, a TCP connect that timed out

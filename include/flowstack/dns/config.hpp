@@ -17,6 +17,9 @@
 // nameserver listed twice, a timeout, order, search or assume-offline-after given twice, or a
 // value out of range (timeout 1..86400000 ms, order an int, assume-offline-after >= 1, port
 // 1..65535) is an error naming the line. Several `zone` lines for one server add up.
+//
+// The parsers fail with dns_errc::bad_config and a sentence that starts with the line it is
+// about: "line 3: timeout must be a whole number of milliseconds from 1 to 86400000, got 'abc'".
 #pragma once
 
 #include <flowstack/core/error.hpp>
@@ -26,7 +29,6 @@
 
 #include <chrono>
 #include <compare>
-#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -53,8 +55,9 @@ struct server_address {
 // "[2001:db8::1]" and "[2001:db8::1]:53". A bare IPv6 address never takes a ':PORT' suffix.
 // Link-local IPv6 addresses may carry a scope (RFC 4007 §11): "fe80::1%2" or "fe80::1%eth0",
 // where the interface must exist when the text is parsed; to_string prints the scope as a
-// number. A scope on any other address is an error: it would be ignored.
-result<server_address> parse_server_address(std::string_view text);
+// number. A scope on any other address is an error: it would be ignored. Fails with bad_config
+// and what is wrong with the text ("'10.0.0.256' is not an IPv4 address").
+detailed<server_address> parse_server_address(std::string_view text);
 
 struct server_config {
   server_address address;
@@ -73,17 +76,7 @@ struct config {
   friend bool operator==(const config& a, const config& b);
 };
 
-// Where and why a config does not parse. `line` counts from 1.
-struct config_error {
-  std::size_t line = 0;
-  std::string what;
-
-  // "line 3: timeout must be a whole number of milliseconds, got 'abc'"
-  std::string to_string() const;
-};
-
-// Fails with dns_errc::bad_config; `detail` (if given) says which line and why.
-result<config> parse_config(std::string_view text, config_error* detail = nullptr);
+detailed<config> parse_config(std::string_view text);
 
 // The config in the line format; parse_config(to_string(c)) == c for every config
 // parse_config or parse_resolv_conf can return (and any other whose servers have distinct
@@ -98,6 +91,6 @@ std::string to_string(const config& c);
 // nameservers are kept (no limit of 3); no nameserver gives no servers (no 127.0.0.1 fallback,
 // which would make a forwarder ask itself). Nameservers take the same forms as
 // parse_server_address, scoped link-local addresses included.
-result<config> parse_resolv_conf(std::string_view text, config_error* detail = nullptr);
+detailed<config> parse_resolv_conf(std::string_view text);
 
 }  // namespace flowstack::dns

@@ -1,14 +1,11 @@
 // Errors of the DNS codec, as std::error_code values in category "dns".
 //
-// The error_code says which rule a message broke; decode() can also fill a decode_error with
-// the offset where it broke and a sentence with the numbers in it ("record count says 5 answers
-// but the message ends after 2"), for logs.
+// The error_code says which rule a message broke; decode_detailed() (message.hpp) also says where
+// and with which numbers, in the failure's sentence.
 #pragma once
 
 #include <flowstack/core/error.hpp>
 
-#include <cstddef>
-#include <string>
 #include <system_error>
 
 namespace flowstack::dns {
@@ -39,7 +36,7 @@ enum class dns_errc {
   no_answer,             // every upstream server asked failed or timed out
   not_a_query,           // a client message that is not a standard query with one question
   // Configuration
-  bad_config,  // a forwarder config or resolv.conf that does not parse (config_error says where)
+  bad_config,  // a forwarder config or resolv.conf that does not parse (the failure says where)
   // Upstreams
   self_connected,  // every query socket opened was connected to itself (source port = server's)
 };
@@ -49,17 +46,6 @@ const std::error_category& dns_category() noexcept;
 inline std::error_code make_error_code(dns_errc e) noexcept {
   return {static_cast<int>(e), dns_category()};
 }
-
-// Where and how a message failed to decode: `code` as in the returned error, `offset` the octet
-// where the problem was found, `what` one sentence with the details.
-struct decode_error {
-  dns_errc code{};
-  std::size_t offset = 0;
-  std::string what;
-
-  // "<what> (at offset <offset>)"
-  std::string to_string() const;
-};
 
 }  // namespace flowstack::dns
 

@@ -4,8 +4,13 @@
 //                            checked as they are read (compression pointers must point strictly
 //                            backwards to where a name was read before, at most 64 jumps per name,
 //                            names <= 255 octets). On failure the error_code says which rule was
-//                            broken; pass a decode_error* for the offset and a full sentence.
-//                            Octets after the last record are ignored.
+//                            broken, and no sentence is made: the server and the upstream readers
+//                            drop what does not decode, and garbage from the network should not
+//                            cost a string per datagram. Octets after the last record are ignored.
+//   decode_detailed(bytes) -> detailed<message>; the same decoder, and on failure the same code
+//                            with a sentence that has the numbers and the offset in it: "record
+//                            count says 5 answers but the message ends after 2 (at offset 40)".
+//                            For logs, tests and tools, where a person reads the error.
 //   encode(message, opts) -> result<std::vector<std::uint8_t>>; compresses names (owners,
 //                            questions, and the names inside CNAME, NS, PTR, MX and SOA rdata;
 //                            never in SRV or SVCB rdata, RFC 2782 and RFC 9460). With a size
@@ -228,8 +233,9 @@ struct encode_options {
   std::size_t max_size = 65535;
 };
 
-result<message> decode(std::span<const std::uint8_t> wire, decode_error* detail = nullptr);
-result<message> decode(const buffer& wire, decode_error* detail = nullptr);
+result<message> decode(std::span<const std::uint8_t> wire);
+result<message> decode(const buffer& wire);
+detailed<message> decode_detailed(std::span<const std::uint8_t> wire);
 
 result<std::vector<std::uint8_t>> encode(const message& m, const encode_options& options = {});
 

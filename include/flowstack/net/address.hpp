@@ -20,17 +20,14 @@ struct host_port {
   std::uint16_t port = 0;
 };
 
-// Splits "HOST:PORT" where HOST may be "[v6]". A text that does not parse gives
-// net_errc::invalid_address; address_problem says what was wrong.
-result<host_port> parse_host_port(std::string_view text);
+// Splits "HOST:PORT" where HOST may be "[v6]". A text that does not parse fails with
+// net_errc::invalid_address and what was wrong with it, e.g.
+// `"127.0.0.1": missing port (expected HOST:PORT, e.g. 127.0.0.1:80 or [::1]:80)`.
+detailed<host_port> parse_host_port(std::string_view text);
 
-// Numeric endpoints only (no resolver): "127.0.0.1:53", "[::1]:53". Errors: invalid_address.
-result<tcp_endpoint> parse_tcp_endpoint(std::string_view text);
-
-// Why `text` does not parse (with `numeric_only`, as parse_tcp_endpoint takes it), as a sentence
-// for a person, e.g. `"127.0.0.1": missing port (expected HOST:PORT)`; empty when it parses.
-// An error_code carries no text of its own, so this is where the details are.
-std::string address_problem(std::string_view text, bool numeric_only = false);
+// Numeric endpoints only (no resolver): "127.0.0.1:53", "[::1]:53". Fails as parse_host_port
+// does, and with invalid_address for a host that is not an IP address.
+detailed<tcp_endpoint> parse_tcp_endpoint(std::string_view text);
 
 // "127.0.0.1:80" or "[::1]:80".
 std::string to_string(const tcp_endpoint& endpoint);
