@@ -296,20 +296,25 @@ int wait_child(child_process& child, std::chrono::milliseconds limit) {
   if (child.pid <= 0) return -1;
   auto deadline = clock::now() + limit;
   int status = 0;
+  struct rusage usage {};
+  auto reaped = [&] {
+    forget_child(child.pid);
+    child.pid = -1;
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    child.cpu = std::chrono::duration<double>(seconds(usage.ru_utime) + seconds(usage.ru_stime));
+  };
   for (;;) {
-    pid_t r = ::waitpid(child.pid, &status, WNOHANG);
+    pid_t r = ::wait4(child.pid, &status, WNOHANG, &usage);
     if (r == child.pid) break;
     if (clock::now() > deadline) {
       ::kill(child.pid, SIGKILL);
-      ::waitpid(child.pid, &status, 0);
-      forget_child(child.pid);
-      child.pid = -1;
+      ::wait4(child.pid, &status, 0, &usage);
+      reaped();
       return -1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  forget_child(child.pid);
-  child.pid = -1;
+  reaped();
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

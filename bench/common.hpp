@@ -84,6 +84,8 @@ bool wait_listening(std::uint16_t port, std::chrono::milliseconds patience);
 struct child_process {
   int pid = -1;
   int stdout_fd = -1;  // when captured
+  // User + system CPU time the child used, known once wait_child has reaped it.
+  std::chrono::duration<double> cpu{0};
 };
 enum class child_output {
   inherit,  // stdout and stderr go where ours go
@@ -93,7 +95,7 @@ enum class child_output {
 // Starts argv[0] (searched in PATH) with stdin from /dev/null.
 child_process spawn(const std::vector<std::string>& argv, child_output output);
 // Waits for the child to exit; kills it after `limit`. Returns its exit status, or -1 when it had
-// to be killed.
+// to be killed. Either way child.cpu is what the child used.
 int wait_child(child_process& child, std::chrono::milliseconds limit);
 // Reads the captured stdout to eof.
 std::string read_all(int fd);

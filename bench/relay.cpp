@@ -1,7 +1,9 @@
 // Relaying between two TCP connections: `flowstack cat tcp-listen:P1 tcp:127.0.0.1:P2` vs socat
 // with its default 8 KiB buffer vs socat -b 65536. A sender pushes N bytes into P1 in 64 KiB
 // writes and half-closes; a sink at P2 reads to eof. Throughput is N / (connect .. sink's eof);
-// the relay's own start-up is outside the measured time.
+// the relay's own start-up is outside the measured time. The relay's CPU time (user + system, from
+// wait4) per GiB moved is printed beside it: on a shared machine the rate follows the load, while
+// the CPU a relay spends on each byte hardly moves.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,7 +26,12 @@ struct relay_kind {
   std::function<std::vector<std::string>(std::uint16_t in, std::uint16_t out)> command;
 };
 
-double relay_once(const relay_kind& kind, std::uint64_t bytes, std::size_t chunk) {
+struct relay_run {
+  double rate;         // bytes per second
+  double cpu_per_gib;  // the relay process's CPU seconds per GiB
+};
+
+relay_run relay_once(const relay_kind& kind, std::uint64_t bytes, std::size_t chunk) {
   auto sink_listener = plain_listen();
   plain_sink sink(sink_listener.fd, chunk, run_limit);
   auto in_port = free_port();
@@ -54,7 +61,8 @@ double relay_once(const relay_kind& kind, std::uint64_t bytes, std::size_t chunk
     std::fprintf(stderr, "  note: %s exited with status %d after the transfer\n", kind.name,
                  status);
   }
-  return static_cast<double>(bytes) / std::chrono::duration<double>(end - start).count();
+  return {static_cast<double>(bytes) / std::chrono::duration<double>(end - start).count(),
+          relay.cpu.count() / (static_cast<double>(bytes) / (1 << 30))};
 }
 
 }  // namespace
@@ -86,15 +94,20 @@ int run_relay(const relay_options& o) {
   if (!with_socat) std::printf("  socat not found: install Debian's socat to compare with it\n");
   std::fflush(stdout);
   std::vector<std::vector<double>> rates(kinds.size());
+  std::vector<std::vector<double>> cpu(kinds.size());
   for (int run = 0; run < o.runs; ++run) {
     for (std::size_t i = 0; i < kinds.size(); ++i) {
       auto k = (i + static_cast<std::size_t>(run)) % kinds.size();
-      rates[k].push_back(relay_once(kinds[k], o.bytes, o.chunk));
+      auto r = relay_once(kinds[k], o.bytes, o.chunk);
+      rates[k].push_back(r.rate);
+      cpu[k].push_back(r.cpu_per_gib);
     }
   }
   for (std::size_t k = 0; k < kinds.size(); ++k) {
     std::printf("  %-28s %12s   runs:", kinds[k].name, format_rate(median(rates[k])).c_str());
     for (double x : rates[k]) std::printf(" %.2f", x / 1e9);
+    std::printf("\n  %-28s %9.0f ms/GiB   runs:", "  relay CPU", median(cpu[k]) * 1e3);
+    for (double x : cpu[k]) std::printf(" %.0f", x * 1e3);
     std::printf("\n");
   }
   if (with_socat) {
@@ -103,6 +116,9 @@ int run_relay(const relay_options& o) {
     std::printf("  %-28s %12s   target >= 2.00x: %s\n", "flowstack / socat",
                 format_ratio(vs_default).c_str(), vs_default >= 2.0 ? "met" : "MISSED");
     std::printf("  %-28s %12s\n", "flowstack / socat -b 65536", format_ratio(vs_64k).c_str());
+    std::printf("  %-28s %12s / %s\n", "CPU per byte, socat / flowstack",
+                format_ratio(median(cpu[1]) / median(cpu[0])).c_str(),
+                format_ratio(median(cpu[2]) / median(cpu[0])).c_str());
   }
   std::fflush(stdout);
   return 0;
