@@ -111,7 +111,7 @@ bool plausible_request_start(std::string_view data) noexcept {
   return true;
 }
 
-std::optional<parse_error> check_limits(std::string_view data, const limits& bounds) noexcept {
+std::optional<parse_error> check_limits(std::string_view data, const limits& bounds) {
   // The first line ends at its CR (plausible_request_start refuses a CR without its LF).
   const auto line_end = data.find('\r');
   const auto line_length = line_end == std::string_view::npos ? data.size() : line_end;

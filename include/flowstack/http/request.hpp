@@ -55,7 +55,7 @@ bool plausible_request_start(std::string_view data) noexcept;
 // request line longer than max_request_line (414), more than max_fields field lines or more than
 // max_head octets (431). The server checks what it has read before it reads more, so a client
 // cannot make it hold more than one read past the limits.
-std::optional<parse_error> check_limits(std::string_view data, const limits& bounds = {}) noexcept;
+std::optional<parse_error> check_limits(std::string_view data, const limits& bounds = {});
 
 // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), without its CRLF: fills
 // method, target, path and version_minor of `into`. Rejects a line without exactly three parts,
