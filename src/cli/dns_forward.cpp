@@ -8,6 +8,7 @@
 #include <flowstack/dns/metrics.hpp>
 #include <flowstack/dns/resolver.hpp>
 #include <flowstack/dns/server.hpp>
+#include <flowstack/http/server.hpp>
 #include <flowstack/socket/address.hpp>
 #include <flowstack/socket/stack.hpp>
 #include <flowstack/socket/tcp.hpp>
@@ -280,8 +281,9 @@ class daemon {
       return self->metrics_.fresh(
           self->io_, [self] { self->publish_metrics(); }, metrics_patience);
     };
-    const dns::metrics_http_options http_options;
-    co_await dns::serve_metrics_http(std::move(connection), render, http_options, self->time_);
+    const http::server_options http_options;
+    co_await http::serve(std::move(connection), dns::metrics_page(render), http_options,
+                         self->time_);
   }
 
   // On the DNS thread: the page is rendered where the counters live.

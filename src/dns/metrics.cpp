@@ -1,17 +1,11 @@
-// The forwarder's counters as a Prometheus text page, the query log, and the HTTP endpoint that
-// serves the page.
-#include <flowstack/core/combinators.hpp>
+// The forwarder's counters as a Prometheus text page, and the query log.
 #include <flowstack/dns/metrics.hpp>
 #include <flowstack/dns/print.hpp>
-
-#include "http.hpp"
 
 #include <algorithm>
 #include <ctime>
 
 namespace flowstack::dns {
-
-using namespace std::chrono_literals;
 
 std::string_view to_string(client_protocol p) noexcept {
   switch (p) {
@@ -133,6 +127,12 @@ class page {
 };
 
 }  // namespace
+
+http::page metrics_page(std::function<std::string()> render) {
+  return {.path = "/metrics",
+          .content_type = "text/plain; version=0.0.4; charset=utf-8",
+          .render = std::move(render)};
+}
 
 std::string metrics::prometheus(const cache_stats& cache) const {
   page p;
@@ -276,178 +276,6 @@ std::string query_log::to_string() const {
     out += '\n';
   }
   return out;
-}
-
-// ---- HTTP endpoint -----------------------------------------------------------------------------
-
-namespace {
-
-struct response {
-  int status = 200;
-  std::string_view reason;
-  std::string body;
-  bool close = false;
-  bool head_only = false;
-  bool keep_alive_1_0 = false;  // an HTTP/1.0 client must be told the connection stays open
-  std::string_view content_type = "text/plain; charset=utf-8";
-  std::string_view extra;  // more header lines, each ending in CRLF
-};
-
-std::string serialize(const response& r) {
-  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " ";
-  out += r.reason;
-  out += "\r\nContent-Type: ";
-  out += r.content_type;
-  out += "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n";
-  out += r.extra;
-  if (r.close) out += "Connection: close\r\n";
-  if (!r.close && r.keep_alive_1_0) out += "Connection: keep-alive\r\n";
-  out += "\r\n";
-  if (!r.head_only) out += r.body;
-  return out;
-}
-
-response error_response(int status) {
-  const std::string_view plain = "text/plain; charset=utf-8";
-  switch (status) {
-    case 404:
-      return {.status = 404, .reason = "Not Found", .body = "not found: try /metrics\n"};
-    case 405:
-      return {.status = 405,
-              .reason = "Method Not Allowed",
-              .body = "only GET and HEAD are served\n",
-              .content_type = plain,
-              .extra = "Allow: GET, HEAD\r\n"};
-    case 501:
-      return {.status = 501,
-              .reason = "Not Implemented",
-              .body = "request bodies are not supported\n",
-              .close = true};
-    case 505:
-      return {.status = 505,
-              .reason = "HTTP Version Not Supported",
-              .body = "only HTTP/1.0 and HTTP/1.1 are served\n",
-              .close = true};
-    default:
-      return {.status = 400, .reason = "Bad Request", .body = "bad request\n", .close = true};
-  }
-}
-
-response answer(const http::request& req, const std::function<std::string()>& render) {
-  const bool get = req.method == "GET";
-  const bool head = req.method == "HEAD";
-  response r;
-  if (req.path != "/metrics") {
-    r = error_response(404);
-  } else if (!get && !head) {
-    r = error_response(405);
-  } else {
-    r.status = 200;
-    r.reason = "OK";
-    r.body = render();
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  }
-  r.head_only = head;
-  // A request with a body: rather than read and skip it, answer and close (RFC 9112 §9.6).
-  r.close = r.close || !req.keep_alive || req.content_length != 0;
-  r.keep_alive_1_0 = req.version_minor == 0;
-  return r;
-}
-
-asio::awaitable<bool> send(flow& connection, const response& r, clock::duration timeout,
-                           clock& time) {
-  auto op = connection.write(buffer::of_string(serialize(r)));
-  auto written = co_await with_timeout(std::move(op), timeout, time);
-  co_return written.has_value();
-}
-
-// Ends the connection after an error: stop sending, then read and drop what the client still
-// sends for a moment, so that the kernel does not reset the connection (and lose the response)
-// over unread input.
-asio::awaitable<void> linger_and_close(flow& connection, clock& time) {
-  co_await connection.shutdown(shutdown_mode::write);
-  std::size_t drained = 0;
-  const auto deadline = time.now() + 1s;
-  while (drained < 64 * 1024) {
-    auto left = deadline - time.now();
-    if (left <= clock::duration::zero()) break;
-    auto op = connection.read();
-    auto r = co_await with_timeout(std::move(op), left, time);
-    if (!r || r->is_eof()) break;
-    drained += r->data().size();
-  }
-  co_await connection.close();
-}
-
-}  // namespace
-
-asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::string()> render) {
-  metrics_http_options defaults;
-  co_await serve_metrics_http(std::move(connection), std::move(render), defaults);
-}
-
-asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::string()> render,
-                                         metrics_http_options options, clock& time) {
-  std::string pending;  // bytes read and not yet parsed: the start of the next request
-  for (;;) {
-    // Read one request head, within the size limit and the deadline.
-    const auto deadline = time.now() + options.read_timeout;
-    std::size_t end = http::find_head_end(pending);
-    bool hopeless = false;
-    bool gone = false;
-    while (end == std::string::npos) {
-      if (pending.size() > http::max_head_length || !http::plausible_request_start(pending)) {
-        hopeless = true;
-        break;
-      }
-      auto left = deadline - time.now();
-      if (left <= clock::duration::zero()) {
-        gone = true;
-        break;
-      }
-      auto op = connection.read();
-      auto r = co_await with_timeout(std::move(op), left, time);
-      if (!r || r->is_eof()) {
-        gone = true;  // timed out, failed, or the client is done: nothing to answer
-        break;
-      }
-      // Search only the new bytes (and three before them, for a blank line cut in two).
-      const std::size_t from = pending.size() < 3 ? 0 : pending.size() - 3;
-      pending += r->data().as_string_view();
-      auto found = http::find_head_end(std::string_view(pending).substr(from));
-      if (found != std::string::npos) end = from + found;
-    }
-    if (end != std::string::npos && end > http::max_head_length) hopeless = true;
-    if (gone) {
-      co_await connection.close();
-      co_return;
-    }
-    if (hopeless) {
-      const response bad = error_response(400);
-      co_await send(connection, bad, options.write_timeout, time);  // closing either way
-      co_await linger_and_close(connection, time);
-      co_return;
-    }
-
-    auto req = http::parse_request(std::string_view(pending).substr(0, end));
-    pending.erase(0, end);
-    if (!req) {
-      const response bad = error_response(req.error().status);
-      co_await send(connection, bad, options.write_timeout, time);  // closing either way
-      co_await linger_and_close(connection, time);
-      co_return;
-    }
-    response r = answer(*req, render);
-    bool sent = co_await send(connection, r, options.write_timeout, time);
-    if (!sent) {
-      co_await connection.close();
-      co_return;
-    }
-    if (r.close) {
-      co_await linger_and_close(connection, time);
-      co_return;
-    }
-  }
 }
 
 }  // namespace flowstack::dns

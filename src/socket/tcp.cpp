@@ -3,7 +3,6 @@
 
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <flowstack/socket/tcp.hpp>
 
@@ -101,17 +100,17 @@ class tcp_acceptor final : public detail::socket_acceptor<tcp> {
   tcp_endpoint local_;
 };
 
-// Connects `socket` to `remote`, giving up after `timeout` when one is set.
+// Connects `socket` to `remote`, giving up after `timeout` on `time` when one is set.
 asio::awaitable<std::error_code> connect_socket(tcp::socket& socket, tcp_endpoint remote,
-                                                std::optional<std::chrono::milliseconds> timeout) {
+                                                std::optional<std::chrono::milliseconds> timeout,
+                                                clock& time) {
   if (!timeout) {
     auto [ec] = co_await socket.async_connect(remote, detail::as_result);
     co_return ec;
   }
   using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer timer(socket.get_executor(), *timeout);
-  auto raced = co_await (socket.async_connect(remote, detail::as_result) ||
-                         timer.async_wait(detail::as_result));
+  auto raced =
+      co_await (socket.async_connect(remote, detail::as_result) || time.wait_for(*timeout));
   if (raced.index() == 1) co_return make_error_code(net::net_errc::timeout);
   auto [ec] = std::get<0>(raced);
   co_return ec;
@@ -125,7 +124,7 @@ asio::awaitable<result<flow>> connect(tcp_endpoint remote, connect_options optio
   std::error_code ec;
   socket.open(remote.protocol(), ec);
   if (ec) co_return fail(map_system_error(ec));
-  ec = co_await connect_socket(socket, remote, options.timeout);
+  ec = co_await connect_socket(socket, remote, options.timeout, *options.clock);
   if (ec) co_return fail(map_system_error(ec));
   co_return wrap_tcp(std::move(socket), options);
 }

@@ -5,7 +5,9 @@
 #include <flowstack/socket/tcp.hpp>
 
 #include "helpers.hpp"
+#include "support/async.hpp"
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 
 namespace flowstack::socket {
 namespace {
@@ -15,6 +17,42 @@ using namespace test;
 
 tcp_endpoint at(const char* address, unsigned short port) {
   return {asio::ip::make_address(address), port};
+}
+
+// Whether the namespace has a connection in SYN-SENT to `address`: the kernel sent its SYN and
+// waits for an answer.
+bool syn_sent_to(const network_namespace& ns, const std::string& address) {
+  const std::string command = "ip netns exec " + ns.name() + " ss -Htn state syn-sent dst " +
+                              address + " | grep -q " + address;
+  return std::system(command.c_str()) == 0;
+}
+
+struct connect_outcome {
+  bool pending_before_the_timeout = false;
+  std::error_code error;
+  clock::duration took{};
+};
+
+asio::awaitable<std::error_code> connect_within_300ms(manual_clock* time) {
+  connect_options options;
+  options.timeout = 300ms;
+  options.clock = time;
+  auto r = co_await connect(at("10.213.0.2", 80), options);
+  co_return error_of(r);
+}
+
+// Connects to 10.213.0.2 with a 300 ms timeout on `time`, and looks at the kernel's side 1 ns
+// before the timeout.
+asio::awaitable<connect_outcome> connect_to_blackhole(asio::any_io_executor ex, manual_clock& time,
+                                                      const network_namespace* ns) {
+  const auto start = time.now();
+  background<std::error_code> connected(ex, connect_within_300ms(&time));
+  co_await time.wait_until(start + 300ms - 1ns);
+  connect_outcome out;
+  out.pending_before_the_timeout = !connected.ready() && syn_sent_to(*ns, "10.213.0.2");
+  out.error = co_await connected.get();
+  out.took = time.now() - start;
+  co_return out;
 }
 
 TEST(tcp_netns, connect_times_out_when_syn_is_dropped) {
@@ -27,19 +65,16 @@ TEST(tcp_netns, connect_times_out_when_syn_is_dropped) {
   ASSERT_TRUE(ns.ip("link set v0 up"));
   ASSERT_TRUE(ns.ip("link set v1 up"));
   ASSERT_TRUE(ns.ip("neigh replace 10.213.0.2 lladdr 02:00:00:00:00:01 dev v0 nud permanent"));
-  auto start = std::chrono::steady_clock::now();
-  auto error = ns.enter([] {
-    return run([](asio::any_io_executor) -> asio::awaitable<std::error_code> {
-      connect_options options;
-      options.timeout = 300ms;
-      auto r = co_await connect(at("10.213.0.2", 80), options);
-      co_return error_of(r);
+  // The timeout runs on a manual clock: the connect is really under way in the kernel, and it
+  // ends because the clock reaches 300 ms, not because 300 ms of real time pass.
+  auto outcome = ns.enter([&ns] {
+    return run_on_manual_clock([&ns](asio::any_io_executor ex, manual_clock& time) {
+      return connect_to_blackhole(ex, time, &ns);
     });
   });
-  auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_EQ(error, net::net_errc::timeout) << error.message();
-  EXPECT_GE(took, 250ms);
-  EXPECT_LT(took, 5s);
+  EXPECT_TRUE(outcome.pending_before_the_timeout);
+  EXPECT_EQ(outcome.error, net::net_errc::timeout) << outcome.error.message();
+  EXPECT_EQ(outcome.took, 300ms);
 }
 
 TEST(tcp_netns, connect_without_a_route_is_unreachable) {

@@ -1,14 +1,12 @@
-// What the forwarder counts, in the Prometheus text exposition format (version 0.0.4), and a
-// ring buffer of the last queries. Single-threaded, like the forwarder: no locks.
+// What the forwarder counts, in the Prometheus text exposition format (version 0.0.4), the page
+// that serves it over HTTP, and a ring buffer of the last queries. Single-threaded, like the
+// forwarder: no locks.
 #pragma once
 
-#include <flowstack/core/clock.hpp>
-#include <flowstack/core/flow.hpp>
 #include <flowstack/dns/cache.hpp>
 #include <flowstack/dns/config.hpp>
 #include <flowstack/dns/message.hpp>
-
-#include <asio/awaitable.hpp>
+#include <flowstack/http/server.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -79,21 +77,8 @@ class query_log {
   std::size_t capacity_;
 };
 
-// Answers HTTP/1.1 requests on `connection` until the client closes it or sends garbage:
-// `GET /metrics` gets `render()` as text/plain; version=0.0.4, other paths 404, other methods
-// 405, a malformed or over-long request 400 and the connection closed.
-// Keep-alive as HTTP/1.1 says (RFC 9112 §9.3), `Connection: close` honoured, pipelined requests
-// answered in order; a request head may take at most 8 KiB and `read_timeout` to arrive, after
-// which an idle or slow client is disconnected.
-asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::string()> render);
-
-struct metrics_http_options {
-  clock::duration read_timeout = std::chrono::seconds(10);   // per request head
-  clock::duration write_timeout = std::chrono::seconds(10);  // per response
-};
-// The timeouts run on `time`.
-asio::awaitable<void> serve_metrics_http(flow connection, std::function<std::string()> render,
-                                         metrics_http_options options,
-                                         clock& time = clock::steady());
+// The page the http module's endpoint serves for Prometheus: `render()` (a prometheus() page) at
+// /metrics, in the text exposition format 0.0.4.
+http::page metrics_page(std::function<std::string()> render);
 
 }  // namespace flowstack::dns

@@ -1,6 +1,8 @@
 // Options of connections and listeners, the same for every network stack.
 #pragma once
 
+#include <flowstack/core/clock.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -25,8 +27,11 @@ struct flow_options {
 };
 
 struct connect_options : flow_options {
-  // Gives up with `timeout` when the handshake has not finished by then.
+  // Gives up with `timeout` when the handshake has not finished by then, as measured on
+  // `clock` (DESIGN.md §5: a test gives a manual clock and moves it). The clock must outlive the
+  // connect.
   std::optional<std::chrono::milliseconds> timeout;
+  flowstack::clock* clock = &flowstack::clock::steady();
 };
 
 // Options of a bound UDP socket.

@@ -1,9 +1,9 @@
-// The HTTP/1.1 request-head parser of http.hpp.
-#include "http.hpp"
+// The HTTP/1.1 request-head parser of http/request.hpp.
+#include <flowstack/http/request.hpp>
 
 #include <charconv>
 
-namespace flowstack::dns::http {
+namespace flowstack::http {
 
 namespace {
 
@@ -111,8 +111,107 @@ bool plausible_request_start(std::string_view data) noexcept {
   return true;
 }
 
-expected<request, parse_error> parse_request(std::string_view head) {
-  if (head.size() > max_head_length) return reject("the request head is longer than 8 KiB");
+std::optional<parse_error> check_limits(std::string_view data, const limits& bounds) {
+  // The first line ends at its CR (plausible_request_start refuses a CR without its LF).
+  const auto line_end = data.find('\r');
+  const auto line_length = line_end == std::string_view::npos ? data.size() : line_end;
+  if (line_length > bounds.max_request_line)
+    return parse_error{414, "the request line is longer than the server reads"};
+  if (data.size() > bounds.max_head)
+    return parse_error{431, "the request head is longer than the server reads"};
+  // Field lines are the CRLFs after the first one, less the blank line's once it has come.
+  std::size_t fields = 0;
+  for (auto at = data.find("\r\n"); at != std::string_view::npos; at = data.find("\r\n", at + 2))
+    ++fields;
+  if (fields > 0) --fields;  // the request line's
+  if (fields > 0 && data.ends_with("\r\n\r\n")) --fields;
+  if (fields > bounds.max_fields) return parse_error{431, "the request has too many header fields"};
+  return std::nullopt;
+}
+
+expected<void, parse_error> parse_request_line(std::string_view line, request& into) {
+  auto sp1 = line.find(' ');
+  auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos)
+    return reject("the request line is not 'METHOD TARGET HTTP/1.1'");
+  auto method = line.substr(0, sp1);
+  auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  auto version = line.substr(sp2 + 1);
+  if (!is_token(method)) return reject("the method is not a token");
+  if (target.empty()) return reject("the request target is empty");
+  for (unsigned char c : target)
+    if (c <= 0x20 || c >= 0x7f) return reject("the request target has a control or space");
+  if (version == "HTTP/1.1") {
+    into.version_minor = 1;
+  } else if (version == "HTTP/1.0") {
+    into.version_minor = 0;
+  } else if (version.size() == 8 && version.substr(0, 5) == "HTTP/" && version[6] == '.' &&
+             version[5] >= '0' && version[5] <= '9' && version[7] >= '0' && version[7] <= '9') {
+    return reject("only HTTP/1.0 and HTTP/1.1 are served", 505);
+  } else {
+    return reject("the version is not 'HTTP/1.1'");
+  }
+  if (target.front() != '/' && !(target.size() > 7 && iequal(target.substr(0, 7), "http://")) &&
+      !(target.size() > 8 && iequal(target.substr(0, 8), "https://")) && target != "*")
+    return reject("the request target is neither a path nor an absolute URI");
+  into.method = std::string(method);
+  into.target = std::string(target);
+  into.path = path_of(target);
+  return {};
+}
+
+expected<void, parse_error> parse_fields(const std::vector<std::string_view>& lines,
+                                         request& into) {
+  int hosts = 0;
+  bool have_length = false;
+  bool close = false;
+  bool keep_alive_token = false;
+  for (std::string_view field : lines) {
+    if (field.empty()) return reject("an empty line inside the header fields");
+    if (field.front() == ' ' || field.front() == '\t')
+      return reject("obsolete line folding in the header fields");  // RFC 9112 §5.2
+    auto colon = field.find(':');
+    if (colon == std::string_view::npos) return reject("a header field has no colon");
+    auto name = field.substr(0, colon);
+    // RFC 9112 §5.1: no whitespace between the field name and the colon.
+    if (!is_token(name)) return reject("a header field name is not a token");
+    auto value = trim(field.substr(colon + 1));
+    if (!is_field_value(value)) return reject("a header field value has a control character");
+    into.fields.emplace_back(std::string(name), std::string(value));
+
+    if (iequal(name, "host")) {
+      ++hosts;
+    } else if (iequal(name, "content-length")) {
+      // RFC 9112 §6.3: a list of equal values may be sent as one; anything else is fatal.
+      std::uint64_t length = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+      if (value.empty() || ec != std::errc() || end != value.data() + value.size())
+        return reject("Content-Length is not a number");
+      if (have_length && length != into.content_length)
+        return reject("two different Content-Length fields");
+      into.content_length = length;
+      have_length = true;
+    } else if (iequal(name, "transfer-encoding")) {
+      return reject("Transfer-Encoding is not supported", 501);
+    } else if (iequal(name, "connection")) {
+      while (!value.empty()) {
+        auto comma = value.find(',');
+        auto option = trim(value.substr(0, comma));
+        if (iequal(option, "close")) close = true;
+        if (iequal(option, "keep-alive")) keep_alive_token = true;
+        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+      }
+    }
+  }
+  if (into.version_minor == 1 && hosts == 0) return reject("an HTTP/1.1 request without Host");
+  if (hosts > 1) return reject("more than one Host field");
+  // RFC 9112 §9.3: 1.1 stays open unless "close"; 1.0 closes unless "keep-alive".
+  into.keep_alive = !close && (into.version_minor == 1 || keep_alive_token);
+  return {};
+}
+
+expected<request, parse_error> parse_request(std::string_view head, const limits& bounds) {
+  if (auto broken = check_limits(head, bounds)) return unexpected(std::move(*broken));
   if (head.size() < 4 || head.substr(head.size() - 4) != "\r\n\r\n")
     return reject("the request head does not end with an empty line");
   head.remove_suffix(2);  // every line, the last one included, now ends with CRLF
@@ -130,84 +229,10 @@ expected<request, parse_error> parse_request(std::string_view head) {
   if (lines.empty() || lines[0].empty()) return reject("the request line is empty");
 
   request req;
-  // request-line = method SP request-target SP HTTP-version (RFC 9112 §3)
-  std::string_view line = lines[0];
-  auto sp1 = line.find(' ');
-  auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos)
-    return reject("the request line is not 'METHOD TARGET HTTP/1.1'");
-  auto method = line.substr(0, sp1);
-  auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  auto version = line.substr(sp2 + 1);
-  if (!is_token(method)) return reject("the method is not a token");
-  if (target.empty()) return reject("the request target is empty");
-  for (unsigned char c : target)
-    if (c <= 0x20 || c >= 0x7f) return reject("the request target has a control or space");
-  if (version == "HTTP/1.1") {
-    req.version_minor = 1;
-  } else if (version == "HTTP/1.0") {
-    req.version_minor = 0;
-  } else if (version.size() == 8 && version.substr(0, 5) == "HTTP/" && version[6] == '.' &&
-             version[5] >= '0' && version[5] <= '9' && version[7] >= '0' && version[7] <= '9') {
-    return reject("only HTTP/1.0 and HTTP/1.1 are served", 505);
-  } else {
-    return reject("the version is not 'HTTP/1.1'");
-  }
-  req.method = std::string(method);
-  req.target = std::string(target);
-  if (target.front() != '/' && !(target.size() > 7 && iequal(target.substr(0, 7), "http://")) &&
-      !(target.size() > 8 && iequal(target.substr(0, 8), "https://")) && target != "*")
-    return reject("the request target is neither a path nor an absolute URI");
-  req.path = path_of(target);
-
-  int hosts = 0;
-  bool have_length = false;
-  bool close = false;
-  bool keep_alive_token = false;
-  for (std::size_t i = 1; i < lines.size(); ++i) {
-    std::string_view field = lines[i];
-    if (field.empty()) return reject("an empty line inside the header fields");
-    if (field.front() == ' ' || field.front() == '\t')
-      return reject("obsolete line folding in the header fields");  // RFC 9112 §5.2
-    auto colon = field.find(':');
-    if (colon == std::string_view::npos) return reject("a header field has no colon");
-    auto name = field.substr(0, colon);
-    // RFC 9112 §5.1: no whitespace between the field name and the colon.
-    if (!is_token(name)) return reject("a header field name is not a token");
-    auto value = trim(field.substr(colon + 1));
-    if (!is_field_value(value)) return reject("a header field value has a control character");
-    req.fields.emplace_back(std::string(name), std::string(value));
-
-    if (iequal(name, "host")) {
-      ++hosts;
-    } else if (iequal(name, "content-length")) {
-      // RFC 9112 §6.3: a list of equal values may be sent as one; anything else is fatal.
-      std::uint64_t length = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-      if (value.empty() || ec != std::errc() || end != value.data() + value.size())
-        return reject("Content-Length is not a number");
-      if (have_length && length != req.content_length)
-        return reject("two different Content-Length fields");
-      req.content_length = length;
-      have_length = true;
-    } else if (iequal(name, "transfer-encoding")) {
-      return reject("Transfer-Encoding is not supported", 501);
-    } else if (iequal(name, "connection")) {
-      while (!value.empty()) {
-        auto comma = value.find(',');
-        auto option = trim(value.substr(0, comma));
-        if (iequal(option, "close")) close = true;
-        if (iequal(option, "keep-alive")) keep_alive_token = true;
-        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-      }
-    }
-  }
-  if (req.version_minor == 1 && hosts != 1)
-    return reject(hosts == 0 ? "an HTTP/1.1 request without Host" : "more than one Host field");
-  if (hosts > 1) return reject("more than one Host field");
-  // RFC 9112 §9.3: 1.1 stays open unless "close"; 1.0 closes unless "keep-alive".
-  req.keep_alive = !close && (req.version_minor == 1 || keep_alive_token);
+  if (auto ok = parse_request_line(lines[0], req); !ok) return unexpected(std::move(ok.error()));
+  lines.erase(lines.begin());
+  if (auto ok = parse_fields(lines, req); !ok) return unexpected(std::move(ok.error()));
   return req;
 }
 
-}  // namespace flowstack::dns::http
+}  // namespace flowstack::http

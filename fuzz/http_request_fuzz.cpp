@@ -1,10 +1,11 @@
-// Fuzz target for the metrics endpoint's HTTP/1.1 request reader (src/dns/http.hpp) and the
-// server loop around it (serve_metrics_http in include/flowstack/dns/metrics.hpp).
+// Fuzz target for the HTTP/1.1 request-head reader (include/flowstack/http/request.hpp) and the
+// endpoint around it (http::serve in include/flowstack/http/server.hpp).
 //
 // Any input is a client's bytes. The parser must give a request or an error with a status and a
 // sentence, never a crash or a hang, and a request it accepts must:
 //   - have a token method, HTTP/1.0 or 1.1, a path that starts with '/' (or is "*");
 //   - start plausibly (plausible_request_start never rejects what parse_request accepts);
+//   - be within the limits (check_limits finds nothing wrong with it);
 //   - parse again to the same request when written back out.
 // The server, given the bytes and then the end of the stream over an in-memory flow pair, must
 // finish, and send only whole HTTP/1.1 responses.
@@ -12,9 +13,7 @@
 // With clang this is a libFuzzer target; with g++ it is linked with replay_main.cpp, which runs
 // it over the files and directories named on the command line (the corpus).
 #include <flowstack/core/memory_flow.hpp>
-#include <flowstack/dns/metrics.hpp>
-
-#include "http.hpp"
+#include <flowstack/http/server.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -29,11 +28,10 @@
 namespace {
 
 using namespace flowstack;
-using namespace flowstack::dns;
 
 void check(bool ok, const char* what) {
   if (ok) return;
-  std::fprintf(stderr, "metrics_http_fuzz: invariant broken: %s\n", what);
+  std::fprintf(stderr, "http_request_fuzz: invariant broken: %s\n", what);
   std::abort();
 }
 
@@ -41,7 +39,8 @@ void check_parser(std::string_view head) {
   auto r = http::parse_request(head);
   if (!r) {
     const int s = r.error().status;
-    check(s == 400 || s == 501 || s == 505, "an error has a status the server sends");
+    check(s == 400 || s == 414 || s == 431 || s == 501 || s == 505,
+          "an error has a status the server sends");
     check(!r.error().what.empty(), "an error says what was wrong");
     return;
   }
@@ -49,13 +48,13 @@ void check_parser(std::string_view head) {
   check(r->version_minor == 0 || r->version_minor == 1, "a request is HTTP/1.0 or 1.1");
   check(r->path == "*" || (!r->path.empty() && r->path.front() == '/'), "a path is absolute");
   check(http::plausible_request_start(head), "an accepted head starts plausibly");
-  check(head.size() <= http::max_head_length, "an accepted head fits the limit");
+  check(!http::check_limits(head), "an accepted head is within the limits");
 
   std::string again =
       r->method + " " + r->target + " HTTP/1." + std::to_string(r->version_minor) + "\r\n";
   for (const auto& [name, value] : r->fields) again += name + ": " + value + "\r\n";
   again += "\r\n";
-  if (again.size() > http::max_head_length) return;
+  if (http::check_limits(again)) return;
   auto r2 = http::parse_request(again);
   check(r2.has_value(), "a request written back out parses");
   check(r2->method == r->method && r2->target == r->target && r2->path == r->path &&
@@ -64,12 +63,9 @@ void check_parser(std::string_view head) {
         "a request written back out parses to the same request");
 }
 
-std::string render() {
-  return "flowstack_dns_cache_hits_total 1\n";
-}
-
 asio::awaitable<void> serve_one(flow server) {
-  co_await serve_metrics_http(std::move(server), render);
+  http::page served{.path = "/metrics", .render = [] { return std::string("a_total 1\n"); }};
+  co_await http::serve(std::move(server), std::move(served));
 }
 
 asio::awaitable<void> client(flow f, std::string input, std::string* out, bool* done) {
