@@ -41,7 +41,8 @@ const char* to_string(tcp_state s) noexcept {
   return "?";
 }
 
-tcp_connection::tcp_connection(const tcp_endpoints& e, seq32 iss, const tcp_settings& s, time_point)
+tcp_connection::tcp_connection(const tcp_endpoints& e, seq32 iss, const tcp_settings& s,
+                               time_point now)
     : endpoints_(e),
       settings_(s),
       iss_(iss),
@@ -49,6 +50,7 @@ tcp_connection::tcp_connection(const tcp_endpoints& e, seq32 iss, const tcp_sett
       snd_nxt_(iss),
       snd_max_(iss),
       peer_mss_(default_peer_mss),
+      last_heard_(now),
       rto_(s.rto_initial) {
   // The smallest scale at which the whole receive buffer can be advertised.
   while (rcv_scale_ < max_window_scale && (settings_.receive_buffer >> rcv_scale_) > 0xffff)
@@ -165,6 +167,28 @@ void tcp_connection::abort() {
   ack_now_ = false;
 }
 
+void tcp_connection::set_keepalive(clock::duration idle, clock::duration interval,
+                                   unsigned count) noexcept {
+  settings_.keepalive_idle = idle;
+  settings_.keepalive_interval = interval;
+  settings_.keepalive_count = count;
+}
+
+void tcp_connection::input_icmp_error(unreachable_code code, time_point) {
+  if (state_ == tcp_state::closed || code == unreachable_code::fragmentation_needed) return;
+  const std::error_code ec(code == unreachable_code::port ? net::net_errc::refused
+                                                          : net::net_errc::unreachable);
+  if (state_ == tcp_state::syn_sent)
+    fail(ec);
+  else
+    soft_error_ = ec;
+}
+
+void tcp_connection::time_out() {
+  // As Linux does: the ICMP error that explains the silence, if one came.
+  fail(soft_error_ ? soft_error_ : std::error_code(net::net_errc::timeout));
+}
+
 void tcp_connection::fail(std::error_code ec) {
   error_ = ec;
   abort();
@@ -235,6 +259,7 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
     if (!h.has(tcp_flag::rst)) queue_ack();
     return;
   }
+  heard(now);
   if (h.has(tcp_flag::rst)) {
     // RFC 1337: a RST does not end TIME-WAIT early (it would let old duplicates in).
     if (state_ == tcp_state::time_wait) return;
@@ -267,6 +292,13 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
   if (!payload.empty() || h.has(tcp_flag::fin)) process_data(h, payload, now);
 }
 
+void tcp_connection::heard(time_point now) {
+  // The peer is there: the keepalive count starts again and an ICMP error is old news.
+  last_heard_ = now;
+  keepalive_probes_ = 0;
+  soft_error_.clear();
+}
+
 void tcp_connection::establish(seq32 seq, seq32 ack, std::uint32_t window) {
   state_ = tcp_state::established;
   established_once_ = true;
@@ -292,6 +324,7 @@ void tcp_connection::input_syn_sent(const tcp_header& h, std::span<const std::ui
     return;
   }
   if (!h.has(tcp_flag::syn)) return;
+  heard(now);
   irs_ = seq32(h.seq);
   rcv_nxt_ = irs_ + 1;
   take_syn_options(h);
@@ -550,6 +583,23 @@ void tcp_connection::poll(time_point now) {
   }
   if (delayed_ack_at_ && now >= *delayed_ack_at_) queue_ack();
   if (retransmit_at_ && now >= *retransmit_at_) retransmit(now);
+  if (const auto at = keepalive_deadline(); at && now >= *at) {
+    if (keepalive_probes_ >= settings_.keepalive_count) {
+      time_out();
+      return;
+    }
+    ++keepalive_probes_;
+    keepalive_probe_due_ = true;
+  }
+}
+
+std::optional<tcp_connection::time_point> tcp_connection::keepalive_deadline() const noexcept {
+  // Only an idle connection is probed: with data outstanding or waiting, retransmissions and
+  // zero-window probes already find out whether the peer is there.
+  const bool idle = (state_ == tcp_state::established || state_ == tcp_state::close_wait) &&
+                    snd_una_ == snd_max_ && send_buffer_.empty() && !fin_queued_;
+  if (settings_.keepalive_idle <= clock::duration::zero() || !idle) return std::nullopt;
+  return last_heard_ + settings_.keepalive_idle + keepalive_probes_ * settings_.keepalive_interval;
 }
 
 void tcp_connection::retransmit(time_point now) {
@@ -561,7 +611,7 @@ void tcp_connection::retransmit(time_point now) {
     unsigned limit =
         handshaking ? settings_.max_syn_retransmissions : settings_.max_retransmissions;
     if (backoffs_ >= limit) {
-      fail(net::net_errc::timeout);
+      time_out();
       return;
     }
   }
@@ -591,7 +641,7 @@ void tcp_connection::retransmit(time_point now) {
 
 std::optional<tcp_connection::time_point> tcp_connection::next_deadline() const {
   std::optional<time_point> next;
-  for (const auto& t : {retransmit_at_, delayed_ack_at_, close_at_}) {
+  for (const auto& t : {retransmit_at_, delayed_ack_at_, close_at_, keepalive_deadline()}) {
     if (t && (!next || *t < *next)) next = t;
   }
   return next;
@@ -710,6 +760,12 @@ std::vector<tcp_output> tcp_connection::take_output(time_point now) {
     if (!timing_ && !retransmitting_) timing_ = std::pair(iss_, now);
     arm_retransmission(now);
     ack_now_ = false;
+  }
+  if (keepalive_probe_due_) {
+    // RFC 9293 §3.8.4: a segment the peer has seen already (SEG.SEQ = SND.UNA - 1), no data;
+    // it must answer it with an ACK.
+    keepalive_probe_due_ = false;
+    out.push_back({header(tcp_flag::ack, snd_una_ - 1), {}});
   }
   const bool can_send = state_ == tcp_state::established || state_ == tcp_state::close_wait ||
                         state_ == tcp_state::fin_wait_1 || state_ == tcp_state::closing ||
