@@ -8,6 +8,8 @@ namespace {
 constexpr std::uint8_t max_window_scale = 14;    // RFC 7323 §2.3
 constexpr std::uint16_t default_peer_mss = 536;  // RFC 9293 §3.7.1
 constexpr clock::duration clock_granularity = std::chrono::milliseconds(1);
+// The send buffer's blocks: large enough that few segments straddle two of them.
+constexpr std::size_t send_block_size = 64 * 1024;
 
 bool synchronized(tcp_state s) {
   return s != tcp_state::closed && s != tcp_state::syn_sent && s != tcp_state::syn_received;
@@ -102,8 +104,8 @@ std::uint32_t tcp_connection::receive_window() const noexcept {
 std::size_t tcp_connection::writable() const noexcept {
   bool open = state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received ||
               state_ == tcp_state::established || state_ == tcp_state::close_wait;
-  if (!open || fin_queued_ || send_buffer_.size() >= settings_.send_buffer) return 0;
-  return settings_.send_buffer - send_buffer_.size();
+  if (!open || fin_queued_ || send_buffered_ >= settings_.send_buffer) return 0;
+  return settings_.send_buffer - send_buffered_;
 }
 
 bool tcp_connection::all_acknowledged() const noexcept {
@@ -113,8 +115,26 @@ bool tcp_connection::all_acknowledged() const noexcept {
 // ---- the application's side ----------------------------------------------------------------
 
 std::size_t tcp_connection::write(std::span<const std::byte> bytes, time_point) {
-  std::size_t n = std::min(bytes.size(), writable());
-  send_buffer_.insert(send_buffer_.end(), bytes.begin(), bytes.begin() + n);
+  const std::size_t n = std::min(bytes.size(), writable());
+  for (std::size_t done = 0; done < n;) {
+    if (send_block_used_ == send_block_.size()) {
+      send_block_ = buffer::create_uninitialized(send_block_size);
+      send_block_used_ = 0;
+    }
+    const std::size_t k = std::min(n - done, send_block_.size() - send_block_used_);
+    std::byte* at = send_block_.data() + send_block_used_;
+    std::copy_n(bytes.data() + done, k, at);
+    // Bytes that continue the last slice in the same block grow it: one slice per block.
+    buffer* last = send_buffer_.empty() ? nullptr : &send_buffer_.back();
+    if (last && send_block_used_ > 0 && last->data() + last->size() == at)
+      *last = send_block_.sub(static_cast<std::size_t>(last->data() - send_block_.data()),
+                              last->size() + k);
+    else
+      send_buffer_.push_back(send_block_.sub(send_block_used_, k));
+    send_block_used_ += k;
+    done += k;
+  }
+  send_buffered_ += n;
   return n;
 }
 
@@ -158,6 +178,9 @@ void tcp_connection::abort() {
   }
   state_ = tcp_state::closed;
   send_buffer_.clear();
+  send_buffered_ = 0;
+  send_block_ = {};
+  send_block_used_ = 0;
   received_.clear();
   out_of_order_.clear();
   retransmit_at_.reset();
@@ -419,8 +442,7 @@ void tcp_connection::process_ack(const tcp_header& h, std::size_t payload_size, 
     }
     const bool fin_acked = fin_sent_ && ack == fin_seq_ + 1;
     if (fin_acked) --acked;
-    send_buffer_.erase(send_buffer_.begin(),
-                       send_buffer_.begin() + std::min<std::size_t>(acked, send_buffer_.size()));
+    drop_sent(std::min<std::size_t>(acked, send_buffered_));
     if (timing_ && ack > timing_->first && !retransmitting_) sample_rtt(now - timing_->second);
     if (timing_ && ack > timing_->first) timing_.reset();
     snd_una_ = ack;
@@ -670,11 +692,34 @@ tcp_header tcp_connection::header(std::uint8_t flags, seq32 seq) const {
 tcp_output tcp_connection::segment(std::uint8_t flags, seq32 seq, std::size_t offset,
                                    std::size_t size) const {
   tcp_output o{header(flags, seq), {}};
-  if (size > 0) {
-    o.payload = buffer::create_uninitialized(size);
-    std::copy_n(send_buffer_.begin() + static_cast<std::ptrdiff_t>(offset), size, o.payload.data());
+  if (size == 0) return o;
+  auto it = send_buffer_.begin();
+  while (offset >= it->size()) offset -= (it++)->size();
+  if (offset + size <= it->size()) {
+    o.payload = it->sub(offset, size);
+    return o;
   }
+  std::vector<buffer> parts;
+  for (std::size_t left = size; left > 0; ++it, offset = 0) {
+    const std::size_t k = std::min(left, it->size() - offset);
+    parts.push_back(it->sub(offset, k));
+    left -= k;
+  }
+  o.payload = buffer::concat(parts);
   return o;
+}
+
+void tcp_connection::drop_sent(std::size_t count) {
+  send_buffered_ -= count;
+  while (count > 0) {
+    buffer& front = send_buffer_.front();
+    if (front.size() > count) {
+      front = front.shift(count);
+      return;
+    }
+    count -= front.size();
+    send_buffer_.pop_front();
+  }
 }
 
 void tcp_connection::arm_retransmission(time_point now) {
@@ -686,7 +731,7 @@ void tcp_connection::send_data(time_point now, std::vector<tcp_output>& out) {
   if (retransmit_first_ && flight_size() > 0) {
     // Fast retransmit: the oldest unacknowledged segment again, alone.
     retransmit_first_ = false;
-    std::size_t size = std::min({mss, send_buffer_.size(), std::size_t(flight_size())});
+    std::size_t size = std::min({mss, send_buffered_, std::size_t(flight_size())});
     std::uint8_t flags = tcp_flag::ack;
     if (fin_sent_ && snd_una_ + static_cast<std::uint32_t>(size) == fin_seq_)
       flags |= tcp_flag::fin;
@@ -698,8 +743,7 @@ void tcp_connection::send_data(time_point now, std::vector<tcp_output>& out) {
   }
   for (;;) {
     const std::uint32_t in_flight = snd_nxt_ - snd_una_;
-    const std::size_t unsent =
-        send_buffer_.size() > in_flight ? send_buffer_.size() - in_flight : 0;
+    const std::size_t unsent = send_buffered_ > in_flight ? send_buffered_ - in_flight : 0;
     // The peer's window and the congestion window, whichever is smaller; limited transmit lets
     // the first two duplicate ACKs each send one new segment (RFC 3042).
     std::uint32_t allowed = cwnd_;

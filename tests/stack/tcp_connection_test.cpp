@@ -611,6 +611,23 @@ TEST(tcp_congestion, a_retransmission_timeout_collapses_the_window_to_one_segmen
   EXPECT_EQ(l.client->slow_start_threshold(), 2u * 1460) << "at least two segments";
 }
 
+TEST(tcp_connection, segments_are_slices_of_the_written_bytes_not_copies_of_them) {
+  tcp_settings s;
+  s.nodelay = true;
+  link l(s);
+  l.connect();
+  std::string data(3 * 1460, 's');
+  l.client->write(bytes_of(data.substr(0, 1000)), l.now);
+  l.client->write(bytes_of(data.substr(1000)), l.now);
+  auto out = l.client->take_output(l.now);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].payload.data(), out[0].payload.data() + 1460)
+      << "two writes, one block, and each segment a view of it";
+  EXPECT_EQ(out[2].payload.data(), out[1].payload.data() + 1460);
+  l.deliver(std::move(out), true);
+  EXPECT_EQ(l.read_all(*l.server), data);
+}
+
 bool is_keepalive_probe(const tcp_output& o, bool client) {
   // The client's ISS is 1000 and nothing is outstanding: SND.UNA - 1 is 1000 after the SYN.
   return client && o.payload.empty() && o.header.seq == 1000 && !has(o, tcp_flag::syn);

@@ -210,6 +210,8 @@ class tcp_connection {
   void sample_rtt(clock::duration rtt);
   // RFC 6298 §2.3 from SRTT and RTTVAR (which must exist), within rto_min and rto_max.
   clock::duration rto_from_estimates() const noexcept;
+  // Drops the first `count` bytes of the send buffer (they were acknowledged).
+  void drop_sent(std::size_t count);
   // A segment of `size` bytes from `offset` in the send buffer, at `seq`.
   tcp_output segment(std::uint8_t flags, seq32 seq, std::size_t offset, std::size_t size) const;
 
@@ -229,8 +231,13 @@ class tcp_connection {
   seq32 snd_wl1_, snd_wl2_;       // the segment that last updated it
   std::uint8_t snd_scale_ = 0;    // the peer's window scale
   std::uint16_t peer_mss_ = 536;  // RFC 9293 §3.7.1: without the option
-  // Bytes written and not yet acknowledged, starting at snd_una_ (after the SYN).
-  std::deque<std::byte> send_buffer_;
+  // Bytes written and not yet acknowledged, starting at snd_una_ (after the SYN): slices of
+  // blocks that write() copies into, so that a segment is a slice too and the bytes are copied
+  // once on the way out (twice only for a segment across two blocks).
+  std::deque<buffer> send_buffer_;
+  std::size_t send_buffered_ = 0;  // their total size
+  buffer send_block_;              // the block write() fills
+  std::size_t send_block_used_ = 0;
   bool syn_acked_ = false;
   bool fin_queued_ = false;  // shutdown_write called
   bool fin_sent_ = false;
