@@ -8,6 +8,8 @@ namespace {
 constexpr std::uint8_t max_window_scale = 14;    // RFC 7323 §2.3
 constexpr std::uint16_t default_peer_mss = 536;  // RFC 9293 §3.7.1
 constexpr clock::duration clock_granularity = std::chrono::milliseconds(1);
+// The send buffer's blocks: large enough that few segments straddle two of them.
+constexpr std::size_t send_block_size = 64 * 1024;
 
 bool synchronized(tcp_state s) {
   return s != tcp_state::closed && s != tcp_state::syn_sent && s != tcp_state::syn_received;
@@ -41,7 +43,8 @@ const char* to_string(tcp_state s) noexcept {
   return "?";
 }
 
-tcp_connection::tcp_connection(const tcp_endpoints& e, seq32 iss, const tcp_settings& s, time_point)
+tcp_connection::tcp_connection(const tcp_endpoints& e, seq32 iss, const tcp_settings& s,
+                               time_point now)
     : endpoints_(e),
       settings_(s),
       iss_(iss),
@@ -49,6 +52,7 @@ tcp_connection::tcp_connection(const tcp_endpoints& e, seq32 iss, const tcp_sett
       snd_nxt_(iss),
       snd_max_(iss),
       peer_mss_(default_peer_mss),
+      last_heard_(now),
       rto_(s.rto_initial) {
   // The smallest scale at which the whole receive buffer can be advertised.
   while (rcv_scale_ < max_window_scale && (settings_.receive_buffer >> rcv_scale_) > 0xffff)
@@ -100,8 +104,8 @@ std::uint32_t tcp_connection::receive_window() const noexcept {
 std::size_t tcp_connection::writable() const noexcept {
   bool open = state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received ||
               state_ == tcp_state::established || state_ == tcp_state::close_wait;
-  if (!open || fin_queued_ || send_buffer_.size() >= settings_.send_buffer) return 0;
-  return settings_.send_buffer - send_buffer_.size();
+  if (!open || fin_queued_ || send_buffered_ >= settings_.send_buffer) return 0;
+  return settings_.send_buffer - send_buffered_;
 }
 
 bool tcp_connection::all_acknowledged() const noexcept {
@@ -111,8 +115,26 @@ bool tcp_connection::all_acknowledged() const noexcept {
 // ---- the application's side ----------------------------------------------------------------
 
 std::size_t tcp_connection::write(std::span<const std::byte> bytes, time_point) {
-  std::size_t n = std::min(bytes.size(), writable());
-  send_buffer_.insert(send_buffer_.end(), bytes.begin(), bytes.begin() + n);
+  const std::size_t n = std::min(bytes.size(), writable());
+  for (std::size_t done = 0; done < n;) {
+    if (send_block_used_ == send_block_.size()) {
+      send_block_ = buffer::create_uninitialized(send_block_size);
+      send_block_used_ = 0;
+    }
+    const std::size_t k = std::min(n - done, send_block_.size() - send_block_used_);
+    std::byte* at = send_block_.data() + send_block_used_;
+    std::copy_n(bytes.data() + done, k, at);
+    // Bytes that continue the last slice in the same block grow it: one slice per block.
+    buffer* last = send_buffer_.empty() ? nullptr : &send_buffer_.back();
+    if (last && send_block_used_ > 0 && last->data() + last->size() == at)
+      *last = send_block_.sub(static_cast<std::size_t>(last->data() - send_block_.data()),
+                              last->size() + k);
+    else
+      send_buffer_.push_back(send_block_.sub(send_block_used_, k));
+    send_block_used_ += k;
+    done += k;
+  }
+  send_buffered_ += n;
   return n;
 }
 
@@ -156,6 +178,9 @@ void tcp_connection::abort() {
   }
   state_ = tcp_state::closed;
   send_buffer_.clear();
+  send_buffered_ = 0;
+  send_block_ = {};
+  send_block_used_ = 0;
   received_.clear();
   out_of_order_.clear();
   retransmit_at_.reset();
@@ -163,6 +188,28 @@ void tcp_connection::abort() {
   close_at_.reset();
   syn_pending_ = false;
   ack_now_ = false;
+}
+
+void tcp_connection::set_keepalive(clock::duration idle, clock::duration interval,
+                                   unsigned count) noexcept {
+  settings_.keepalive_idle = idle;
+  settings_.keepalive_interval = interval;
+  settings_.keepalive_count = count;
+}
+
+void tcp_connection::input_icmp_error(unreachable_code code, time_point) {
+  if (state_ == tcp_state::closed || code == unreachable_code::fragmentation_needed) return;
+  const std::error_code ec(code == unreachable_code::port ? net::net_errc::refused
+                                                          : net::net_errc::unreachable);
+  if (state_ == tcp_state::syn_sent)
+    fail(ec);
+  else
+    soft_error_ = ec;
+}
+
+void tcp_connection::time_out() {
+  // As Linux does: the ICMP error that explains the silence, if one came.
+  fail(soft_error_ ? soft_error_ : std::error_code(net::net_errc::timeout));
 }
 
 void tcp_connection::fail(std::error_code ec) {
@@ -235,6 +282,7 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
     if (!h.has(tcp_flag::rst)) queue_ack();
     return;
   }
+  heard(now);
   if (h.has(tcp_flag::rst)) {
     // RFC 1337: a RST does not end TIME-WAIT early (it would let old duplicates in).
     if (state_ == tcp_state::time_wait) return;
@@ -267,6 +315,13 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
   if (!payload.empty() || h.has(tcp_flag::fin)) process_data(h, payload, now);
 }
 
+void tcp_connection::heard(time_point now) {
+  // The peer is there: the keepalive count starts again and an ICMP error is old news.
+  last_heard_ = now;
+  keepalive_probes_ = 0;
+  soft_error_.clear();
+}
+
 void tcp_connection::establish(seq32 seq, seq32 ack, std::uint32_t window) {
   state_ = tcp_state::established;
   established_once_ = true;
@@ -292,6 +347,7 @@ void tcp_connection::input_syn_sent(const tcp_header& h, std::span<const std::ui
     return;
   }
   if (!h.has(tcp_flag::syn)) return;
+  heard(now);
   irs_ = seq32(h.seq);
   rcv_nxt_ = irs_ + 1;
   take_syn_options(h);
@@ -386,8 +442,7 @@ void tcp_connection::process_ack(const tcp_header& h, std::size_t payload_size, 
     }
     const bool fin_acked = fin_sent_ && ack == fin_seq_ + 1;
     if (fin_acked) --acked;
-    send_buffer_.erase(send_buffer_.begin(),
-                       send_buffer_.begin() + std::min<std::size_t>(acked, send_buffer_.size()));
+    drop_sent(std::min<std::size_t>(acked, send_buffered_));
     if (timing_ && ack > timing_->first && !retransmitting_) sample_rtt(now - timing_->second);
     if (timing_ && ack > timing_->first) timing_.reset();
     snd_una_ = ack;
@@ -550,6 +605,23 @@ void tcp_connection::poll(time_point now) {
   }
   if (delayed_ack_at_ && now >= *delayed_ack_at_) queue_ack();
   if (retransmit_at_ && now >= *retransmit_at_) retransmit(now);
+  if (const auto at = keepalive_deadline(); at && now >= *at) {
+    if (keepalive_probes_ >= settings_.keepalive_count) {
+      time_out();
+      return;
+    }
+    ++keepalive_probes_;
+    keepalive_probe_due_ = true;
+  }
+}
+
+std::optional<tcp_connection::time_point> tcp_connection::keepalive_deadline() const noexcept {
+  // Only an idle connection is probed: with data outstanding or waiting, retransmissions and
+  // zero-window probes already find out whether the peer is there.
+  const bool idle = (state_ == tcp_state::established || state_ == tcp_state::close_wait) &&
+                    snd_una_ == snd_max_ && send_buffer_.empty() && !fin_queued_;
+  if (settings_.keepalive_idle <= clock::duration::zero() || !idle) return std::nullopt;
+  return last_heard_ + settings_.keepalive_idle + keepalive_probes_ * settings_.keepalive_interval;
 }
 
 void tcp_connection::retransmit(time_point now) {
@@ -561,7 +633,7 @@ void tcp_connection::retransmit(time_point now) {
     unsigned limit =
         handshaking ? settings_.max_syn_retransmissions : settings_.max_retransmissions;
     if (backoffs_ >= limit) {
-      fail(net::net_errc::timeout);
+      time_out();
       return;
     }
   }
@@ -591,7 +663,7 @@ void tcp_connection::retransmit(time_point now) {
 
 std::optional<tcp_connection::time_point> tcp_connection::next_deadline() const {
   std::optional<time_point> next;
-  for (const auto& t : {retransmit_at_, delayed_ack_at_, close_at_}) {
+  for (const auto& t : {retransmit_at_, delayed_ack_at_, close_at_, keepalive_deadline()}) {
     if (t && (!next || *t < *next)) next = t;
   }
   return next;
@@ -620,11 +692,34 @@ tcp_header tcp_connection::header(std::uint8_t flags, seq32 seq) const {
 tcp_output tcp_connection::segment(std::uint8_t flags, seq32 seq, std::size_t offset,
                                    std::size_t size) const {
   tcp_output o{header(flags, seq), {}};
-  if (size > 0) {
-    o.payload = buffer::create_uninitialized(size);
-    std::copy_n(send_buffer_.begin() + static_cast<std::ptrdiff_t>(offset), size, o.payload.data());
+  if (size == 0) return o;
+  auto it = send_buffer_.begin();
+  while (offset >= it->size()) offset -= (it++)->size();
+  if (offset + size <= it->size()) {
+    o.payload = it->sub(offset, size);
+    return o;
   }
+  std::vector<buffer> parts;
+  for (std::size_t left = size; left > 0; ++it, offset = 0) {
+    const std::size_t k = std::min(left, it->size() - offset);
+    parts.push_back(it->sub(offset, k));
+    left -= k;
+  }
+  o.payload = buffer::concat(parts);
   return o;
+}
+
+void tcp_connection::drop_sent(std::size_t count) {
+  send_buffered_ -= count;
+  while (count > 0) {
+    buffer& front = send_buffer_.front();
+    if (front.size() > count) {
+      front = front.shift(count);
+      return;
+    }
+    count -= front.size();
+    send_buffer_.pop_front();
+  }
 }
 
 void tcp_connection::arm_retransmission(time_point now) {
@@ -636,7 +731,7 @@ void tcp_connection::send_data(time_point now, std::vector<tcp_output>& out) {
   if (retransmit_first_ && flight_size() > 0) {
     // Fast retransmit: the oldest unacknowledged segment again, alone.
     retransmit_first_ = false;
-    std::size_t size = std::min({mss, send_buffer_.size(), std::size_t(flight_size())});
+    std::size_t size = std::min({mss, send_buffered_, std::size_t(flight_size())});
     std::uint8_t flags = tcp_flag::ack;
     if (fin_sent_ && snd_una_ + static_cast<std::uint32_t>(size) == fin_seq_)
       flags |= tcp_flag::fin;
@@ -648,8 +743,7 @@ void tcp_connection::send_data(time_point now, std::vector<tcp_output>& out) {
   }
   for (;;) {
     const std::uint32_t in_flight = snd_nxt_ - snd_una_;
-    const std::size_t unsent =
-        send_buffer_.size() > in_flight ? send_buffer_.size() - in_flight : 0;
+    const std::size_t unsent = send_buffered_ > in_flight ? send_buffered_ - in_flight : 0;
     // The peer's window and the congestion window, whichever is smaller; limited transmit lets
     // the first two duplicate ACKs each send one new segment (RFC 3042).
     std::uint32_t allowed = cwnd_;
@@ -710,6 +804,12 @@ std::vector<tcp_output> tcp_connection::take_output(time_point now) {
     if (!timing_ && !retransmitting_) timing_ = std::pair(iss_, now);
     arm_retransmission(now);
     ack_now_ = false;
+  }
+  if (keepalive_probe_due_) {
+    // RFC 9293 §3.8.4: a segment the peer has seen already (SEG.SEQ = SND.UNA - 1), no data;
+    // it must answer it with an ACK.
+    keepalive_probe_due_ = false;
+    out.push_back({header(tcp_flag::ack, snd_una_ - 1), {}});
   }
   const bool can_send = state_ == tcp_state::established || state_ == tcp_state::close_wait ||
                         state_ == tcp_state::fin_wait_1 || state_ == tcp_state::closing ||

@@ -611,5 +611,151 @@ TEST(tcp_congestion, a_retransmission_timeout_collapses_the_window_to_one_segmen
   EXPECT_EQ(l.client->slow_start_threshold(), 2u * 1460) << "at least two segments";
 }
 
+TEST(tcp_connection, segments_are_slices_of_the_written_bytes_not_copies_of_them) {
+  tcp_settings s;
+  s.nodelay = true;
+  link l(s);
+  l.connect();
+  std::string data(3 * 1460, 's');
+  l.client->write(bytes_of(data.substr(0, 1000)), l.now);
+  l.client->write(bytes_of(data.substr(1000)), l.now);
+  auto out = l.client->take_output(l.now);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].payload.data(), out[0].payload.data() + 1460)
+      << "two writes, one block, and each segment a view of it";
+  EXPECT_EQ(out[2].payload.data(), out[1].payload.data() + 1460);
+  l.deliver(std::move(out), true);
+  EXPECT_EQ(l.read_all(*l.server), data);
+}
+
+bool is_keepalive_probe(const tcp_output& o, bool client) {
+  // The client's ISS is 1000 and nothing is outstanding: SND.UNA - 1 is 1000 after the SYN.
+  return client && o.payload.empty() && o.header.seq == 1000 && !has(o, tcp_flag::syn);
+}
+
+TEST(tcp_keepalive, is_off_unless_asked_for) {
+  link l;
+  l.connect();
+  const auto before = l.sent.size();
+  l.advance(3h);
+  EXPECT_EQ(l.sent.size(), before);
+  EXPECT_EQ(l.client->state(), tcp_state::established);
+}
+
+TEST(tcp_keepalive, an_idle_connection_is_probed_below_snd_una_and_the_answer_keeps_it_open) {
+  link l;
+  l.connect();
+  l.client->set_keepalive(10s, 2s, 3);
+  l.advance(10s - 1ms);
+  EXPECT_EQ(l.count(is_keepalive_probe), 0u);
+  l.advance(1ms);
+  ASSERT_EQ(l.count(is_keepalive_probe), 1u);
+  const auto& answer = l.sent.back();
+  EXPECT_FALSE(answer.second) << "the server answers the probe";
+  EXPECT_TRUE(has(answer.first, tcp_flag::ack));
+  EXPECT_EQ(answer.first.header.ack, 1001u);
+  EXPECT_EQ(l.client->keepalive_probes(), 0u) << "the answer counts as the peer heard";
+  l.advance(10s);
+  EXPECT_EQ(l.count(is_keepalive_probe), 2u) << "the next one after another idle time";
+  EXPECT_EQ(l.client->state(), tcp_state::established);
+}
+
+TEST(tcp_keepalive, count_unanswered_probes_an_interval_apart_end_the_connection_with_timeout) {
+  link l;
+  l.connect();
+  l.client->set_keepalive(10s, 2s, 3);
+  l.drop = [](const tcp_output&, bool client) { return !client; };  // the server is gone
+  l.advance(10s + 2s + 2s);
+  EXPECT_EQ(l.count(is_keepalive_probe), 3u) << "at 10, 12 and 14 s";
+  l.advance(2s - 1ms);
+  EXPECT_EQ(l.client->state(), tcp_state::established);
+  l.advance(1ms);
+  EXPECT_EQ(l.client->state(), tcp_state::closed);
+  EXPECT_EQ(l.client->error(), net::net_errc::timeout);
+}
+
+TEST(tcp_keepalive, no_probe_goes_while_data_is_unacknowledged) {
+  link l;
+  l.connect();
+  l.client->set_keepalive(1s, 1s, 1);
+  l.drop = [](const tcp_output& o, bool client) { return client && !o.payload.empty(); };
+  l.client->write(bytes_of("held up"), l.now);
+  l.advance(5s);
+  EXPECT_EQ(l.count(is_keepalive_probe), 0u);
+  EXPECT_GE(l.client->retransmissions(), 2u);
+  EXPECT_EQ(l.client->state(), tcp_state::established) << "retransmissions decide, not keepalive";
+}
+
+TEST(tcp_icmp, port_unreachable_fails_a_connect_with_refused) {
+  auto c = tcp_connection::open(client_side(), seq32(1000), {}, t0);
+  c.take_output(t0);
+  c.input_icmp_error(unreachable_code::port, t0);
+  EXPECT_EQ(c.state(), tcp_state::closed);
+  EXPECT_EQ(c.error(), net::net_errc::refused);
+  EXPECT_TRUE(c.take_output(t0).empty()) << "no RST for a peer that is not there";
+}
+
+TEST(tcp_icmp, host_or_network_unreachable_fails_a_connect_with_unreachable) {
+  for (auto code : {unreachable_code::host, unreachable_code::network}) {
+    auto c = tcp_connection::open(client_side(), seq32(1000), {}, t0);
+    c.take_output(t0);
+    c.input_icmp_error(code, t0);
+    EXPECT_EQ(c.state(), tcp_state::closed);
+    EXPECT_EQ(c.error(), net::net_errc::unreachable);
+  }
+}
+
+TEST(tcp_icmp, fragmentation_needed_leaves_a_connect_alone) {
+  auto c = tcp_connection::open(client_side(), seq32(1000), {}, t0);
+  c.take_output(t0);
+  c.input_icmp_error(unreachable_code::fragmentation_needed, t0);
+  EXPECT_EQ(c.state(), tcp_state::syn_sent);
+  EXPECT_FALSE(c.soft_error());
+}
+
+TEST(tcp_icmp, an_error_on_an_established_connection_is_soft_and_names_a_later_timeout) {
+  tcp_settings s;
+  s.max_retransmissions = 3;
+  link l(s);
+  l.connect();
+  l.drop = [](const tcp_output&, bool client) { return client; };
+  l.client->write(bytes_of("into the void"), l.now);
+  l.settle();
+  l.client->input_icmp_error(unreachable_code::host, l.now);
+  EXPECT_EQ(l.client->state(), tcp_state::established);
+  EXPECT_EQ(l.client->soft_error(), net::net_errc::unreachable);
+  l.advance(15s);
+  EXPECT_EQ(l.client->state(), tcp_state::closed);
+  EXPECT_EQ(l.client->error(), net::net_errc::unreachable) << "not timeout";
+}
+
+TEST(tcp_icmp, a_soft_error_is_forgotten_once_the_peer_is_heard_again) {
+  tcp_settings s;
+  s.max_retransmissions = 3;
+  link l(s);
+  l.connect();
+  l.client->input_icmp_error(unreachable_code::port, l.now);
+  EXPECT_EQ(l.client->soft_error(), net::net_errc::refused);
+  l.client->write(bytes_of("ping"), l.now);
+  l.advance(1s);  // the server's delayed ACK
+  EXPECT_FALSE(l.client->soft_error());
+  l.drop = [](const tcp_output&, bool client) { return client; };
+  l.client->write(bytes_of("into the void"), l.now);
+  l.advance(30s);
+  EXPECT_EQ(l.client->error(), net::net_errc::timeout);
+}
+
+TEST(tcp_icmp, keepalive_giving_up_after_an_icmp_error_reports_the_error) {
+  link l;
+  l.connect();
+  l.client->set_keepalive(10s, 2s, 2);
+  l.drop = [](const tcp_output&, bool client) { return !client; };
+  l.advance(10s);
+  l.client->input_icmp_error(unreachable_code::network, l.now);
+  l.advance(4s);
+  EXPECT_EQ(l.client->state(), tcp_state::closed);
+  EXPECT_EQ(l.client->error(), net::net_errc::unreachable);
+}
+
 }  // namespace
 }  // namespace flowstack::stack

@@ -18,7 +18,11 @@
 //   algorithm unless nodelay; zero-window probes when the peer's window is closed;
 // - congestion control: slow start and congestion avoidance (RFC 5681) from an initial window of
 //   10 segments (RFC 6928), limited transmit (RFC 3042), fast retransmit and NewReno's fast
-//   recovery (RFC 6582), and the loss window after a retransmission timeout.
+//   recovery (RFC 6582), and the loss window after a retransmission timeout;
+// - keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) with Linux's TCP_KEEPIDLE, TCP_KEEPINTVL and
+//   TCP_KEEPCNT meanings, off unless asked for;
+// - ICMP errors (RFC 1122 §4.2.3.9): hard in SYN-SENT, soft otherwise, a soft one becoming the
+//   error of a connection that later times out.
 #pragma once
 
 #include <asio/ip/address_v4.hpp>
@@ -29,6 +33,7 @@
 #include <flowstack/core/buffer.hpp>
 #include <flowstack/core/clock.hpp>
 #include <flowstack/core/error.hpp>
+#include <flowstack/stack/icmp.hpp>
 #include <flowstack/stack/segment.hpp>
 #include <flowstack/stack/sequence.hpp>
 #include <map>
@@ -68,6 +73,12 @@ struct tcp_settings {
   clock::duration delayed_ack = std::chrono::milliseconds(40);
   bool nodelay = false;
   std::uint32_t challenge_acks_per_second = 10;  // RFC 5961 §7
+  // Keepalive: after keepalive_idle with nothing heard from the peer and nothing of ours
+  // outstanding, a probe every keepalive_interval; keepalive_count unanswered ones end the
+  // connection with `timeout`. An idle time of zero means no keepalive.
+  clock::duration keepalive_idle = clock::duration::zero();
+  clock::duration keepalive_interval = std::chrono::seconds(75);
+  unsigned keepalive_count = 9;
 };
 
 struct tcp_endpoints {
@@ -116,6 +127,15 @@ class tcp_connection {
   // Nagle's algorithm off (true) or on; what is queued goes by the new rule from the next
   // take_output().
   void set_nodelay(bool on) noexcept { settings_.nodelay = on; }
+  // Keepalive as tcp_settings describes it; an idle time of zero turns it off. The idle time
+  // counts from the last segment heard, so it applies to a connection already quiet.
+  void set_keepalive(clock::duration idle, clock::duration interval, unsigned count) noexcept;
+
+  // A destination unreachable that quotes a segment of this connection. In SYN-SENT the connect
+  // fails: refused for a port unreachable, unreachable for the others. Later it is soft (RFC
+  // 1122 §4.2.3.9): kept, and given as error() if the connection times out. Fragmentation
+  // needed is path MTU discovery's business, not an error.
+  void input_icmp_error(unreachable_code code, time_point now);
 
   void poll(time_point now);
   std::optional<time_point> next_deadline() const;
@@ -132,8 +152,12 @@ class tcp_connection {
   std::size_t writable() const noexcept;
   bool established_once() const noexcept { return established_once_; }
   // Why the connection ended, if it failed: net_errc::refused (RST to our SYN), reset (RST
-  // later), timeout (retransmissions gave up). None after an orderly close.
+  // later), timeout (retransmissions or keepalive gave up; the soft error instead when an ICMP
+  // error came since the peer was last heard), unreachable (ICMP in SYN-SENT). None after an
+  // orderly close.
   std::error_code error() const noexcept { return error_; }
+  // The last ICMP error since the peer was last heard.
+  std::error_code soft_error() const noexcept { return soft_error_; }
   // Every byte written was acknowledged (and the FIN, once shut).
   bool all_acknowledged() const noexcept;
 
@@ -146,6 +170,7 @@ class tcp_connection {
   std::uint32_t congestion_window() const noexcept { return cwnd_; }
   std::uint32_t slow_start_threshold() const noexcept { return ssthresh_; }
   std::uint64_t fast_retransmits() const noexcept { return fast_retransmits_; }
+  unsigned keepalive_probes() const noexcept { return keepalive_probes_; }
   bool in_recovery() const noexcept { return in_recovery_; }
 
  private:
@@ -165,7 +190,12 @@ class tcp_connection {
   void drain_out_of_order();
   void challenge_ack(time_point now);
   void fail(std::error_code ec);
+  // Retransmissions or keepalive gave up.
+  void time_out();
+  std::optional<time_point> keepalive_deadline() const noexcept;
   void enter_time_wait(time_point now);
+  // An acceptable segment from the peer came.
+  void heard(time_point now);
   // The handshake is done: the peer's window as the segment (seq, ack) gave it.
   void establish(seq32 seq, seq32 ack, std::uint32_t window);
   void take_syn_options(const tcp_header& h);
@@ -180,6 +210,8 @@ class tcp_connection {
   void sample_rtt(clock::duration rtt);
   // RFC 6298 §2.3 from SRTT and RTTVAR (which must exist), within rto_min and rto_max.
   clock::duration rto_from_estimates() const noexcept;
+  // Drops the first `count` bytes of the send buffer (they were acknowledged).
+  void drop_sent(std::size_t count);
   // A segment of `size` bytes from `offset` in the send buffer, at `seq`.
   tcp_output segment(std::uint8_t flags, seq32 seq, std::size_t offset, std::size_t size) const;
 
@@ -187,6 +219,7 @@ class tcp_connection {
   tcp_settings settings_;
   tcp_state state_ = tcp_state::closed;
   std::error_code error_;
+  std::error_code soft_error_;
   bool established_once_ = false;
 
   // Send sequence space (RFC 9293 §3.3.1).
@@ -198,8 +231,13 @@ class tcp_connection {
   seq32 snd_wl1_, snd_wl2_;       // the segment that last updated it
   std::uint8_t snd_scale_ = 0;    // the peer's window scale
   std::uint16_t peer_mss_ = 536;  // RFC 9293 §3.7.1: without the option
-  // Bytes written and not yet acknowledged, starting at snd_una_ (after the SYN).
-  std::deque<std::byte> send_buffer_;
+  // Bytes written and not yet acknowledged, starting at snd_una_ (after the SYN): slices of
+  // blocks that write() copies into, so that a segment is a slice too and the bytes are copied
+  // once on the way out (twice only for a segment across two blocks).
+  std::deque<buffer> send_buffer_;
+  std::size_t send_buffered_ = 0;  // their total size
+  buffer send_block_;              // the block write() fills
+  std::size_t send_block_used_ = 0;
   bool syn_acked_ = false;
   bool fin_queued_ = false;  // shutdown_write called
   bool fin_sent_ = false;
@@ -228,6 +266,9 @@ class tcp_connection {
   unsigned unacked_full_segments_ = 0;
   std::optional<time_point> retransmit_at_;
   std::optional<time_point> close_at_;  // TIME-WAIT or FIN-WAIT-2 ends
+  time_point last_heard_;               // the last acceptable segment from the peer
+  unsigned keepalive_probes_ = 0;       // sent since then
+  bool keepalive_probe_due_ = false;
   clock::duration rto_;
   std::optional<clock::duration> srtt_, rttvar_;
   unsigned backoffs_ = 0;
