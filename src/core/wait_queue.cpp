@@ -5,14 +5,28 @@
 
 namespace flowstack {
 
+namespace {
+
+// Takes a waiter off the list unless a notify did: after a cancellation from outside, and when
+// the waiting coroutine is destroyed without being resumed (its io_context goes away), so the
+// list never keeps a waiter that is gone.
+template <typename List, typename Waiter>
+struct listed {
+  List& list;
+  typename List::iterator position;
+  Waiter& self;
+  ~listed() {
+    if (!self.notified) list.erase(position);
+  }
+};
+
+}  // namespace
+
 asio::awaitable<bool> wait_queue::wait() {
   asio::steady_timer timer(executor_, asio::steady_timer::time_point::max());
   waiter self{&timer, false};
-  auto position = waiters_.insert(waiters_.end(), &self);
+  listed<std::list<waiter*>, waiter> entry{waiters_, waiters_.insert(waiters_.end(), &self), self};
   co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  // A notify removed us from the list before cancelling the timer; a cancellation from outside
-  // left us in it.
-  if (!self.notified) waiters_.erase(position);
   co_return self.notified;
 }
 

@@ -7,11 +7,14 @@
 #include <flowstack/core/wait_queue.hpp>
 #include <flowstack/net/error.hpp>
 #include <flowstack/stack/direct_stack.hpp>
+#include <flowstack/stack/icmp.hpp>
 #include <flowstack/stack/udp.hpp>
 #include <unordered_map>
 
 namespace flowstack::stack {
 namespace {
+
+using asio::ip::address_v4;
 
 class direct_tcp_flow;
 class direct_acceptor;
@@ -58,6 +61,7 @@ struct direct_stack::state : std::enable_shared_from_this<direct_stack::state> {
 
   void input(const frame& f);
   void input_udp(const ipv4_delivery& d, clock::time_point now);
+  void input_icmp(const ipv4_delivery& d, clock::time_point now);
   result<void> send_udp(std::uint16_t source_port, const net::udp_endpoint& to, const buffer& data);
   void poll();
   // Sends what the layers have to send, wakes whoever waits on a connection or a listener that
@@ -98,6 +102,7 @@ class direct_tcp_flow final : public net::tcp_flow {
         changed_(state_->executor) {
     socket_->owner = this;
     socket_->connection.set_nodelay(o.nodelay);
+    if (o.keepalive) set_keepalive(*o.keepalive);
     state_->hold();
   }
 
@@ -162,7 +167,12 @@ class direct_tcp_flow final : public net::tcp_flow {
     socket_->connection.set_nodelay(on);
     update();
   }
-  void set_keepalive(const net::keepalive& k) override { keepalive_ = k; }
+  void set_keepalive(const net::keepalive& k) override {
+    if (!socket_) return;
+    socket_->connection.set_keepalive(k.after, k.interval,
+                                      static_cast<unsigned>(std::max(k.probes, 1)));
+    update();
+  }
 
  protected:
   asio::awaitable<read_result> do_read() override {
@@ -267,7 +277,6 @@ class direct_tcp_flow final : public net::tcp_flow {
   std::size_t read_size_;
   bool nodelay_ = false;
   bool read_shut_ = false;
-  std::optional<net::keepalive> keepalive_;
   wait_queue changed_;
 };
 
@@ -469,7 +478,8 @@ void direct_stack::state::input(const frame& f) {
         input_udp(*d, now);
         break;
       case ip_protocol::icmp:
-        break;  // echo is answered below us; errors and replies concern no one here yet
+        input_icmp(*d, now);  // echo requests were answered below
+        break;
       default:
         ip.send_unreachable(*d, unreachable_code::protocol, now, frames);
         break;
@@ -493,6 +503,26 @@ void direct_stack::state::input_udp(const ipv4_delivery& d, clock::time_point no
   it->second->push({d.payload.sub(offset, u->payload.size()).clone(), from});
 }
 
+// A destination unreachable quoting a TCP segment we sent goes to its connection (RFC 1122
+// §4.2.3.9); the quote is the IP header and at least 8 bytes of the segment (RFC 792), which
+// hold the ports and the sequence number.
+void direct_stack::state::input_icmp(const ipv4_delivery& d, clock::time_point now) {
+  auto m = parse_icmp(d.payload.octets(), false);  // verified below us
+  if (!m || m->type != static_cast<std::uint8_t>(icmp_type::destination_unreachable)) return;
+  auto quote = m->body;
+  if (quote.size() < ipv4_min_header_size) return;
+  const std::size_t header = (quote[0] & 0x0f) * 4u;
+  if (header < ipv4_min_header_size || quote.size() < header + 8) return;
+  if (quote[9] != static_cast<std::uint8_t>(ip_protocol::tcp)) return;
+  auto load16 = [&](std::size_t at) { return std::uint16_t(quote[at] << 8 | quote[at + 1]); };
+  const address_v4 source({quote[12], quote[13], quote[14], quote[15]});
+  const address_v4 destination({quote[16], quote[17], quote[18], quote[19]});
+  if (source != ip.config().address) return;
+  const std::uint32_t seq = std::uint32_t(load16(header + 4)) << 16 | load16(header + 6);
+  tcp.input_icmp_error(destination, load16(header + 2), load16(header), seq,
+                       static_cast<unreachable_code>(m->code), now);
+}
+
 result<void> direct_stack::state::send_udp(std::uint16_t source_port, const net::udp_endpoint& to,
                                            const buffer& data) {
   if (!to.address().is_v4()) return fail(net::net_errc::unreachable);
@@ -510,7 +540,8 @@ result<void> direct_stack::state::send_udp(std::uint16_t source_port, const net:
 
 void direct_stack::state::poll() {
   const auto now = time.now();
-  ip.poll(now, frames);
+  for (const auto& hop : ip.poll(now, frames))
+    tcp.next_hop_lost([&](const address_v4& remote) { return ip.hop_for(remote) == hop; }, now);
   tcp.poll(now);
   flush();
 }

@@ -7,10 +7,20 @@ namespace flowstack::stack {
 tcp_layer::tcp_layer(asio::ip::address_v4 local, options o)
     : local_(local),
       options_(o),
-      random_(o.seed),
+      isn_(isn_from(o.seed)),
       ports_(o.ephemeral_first, o.ephemeral_last, o.seed ^ 0x9e3779b97f4a7c15ull) {}
 
 tcp_layer::~tcp_layer() = default;
+
+isn_generator tcp_layer::isn_from(std::uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::array<std::byte, 16> secret;
+  for (std::size_t i = 0; i < secret.size(); i += 8) {
+    std::uint64_t word = random();
+    for (std::size_t j = 0; j < 8; ++j) secret[i + j] = std::byte(word >> (8 * j));
+  }
+  return isn_generator(secret);
+}
 
 std::uint64_t tcp_layer::key_of(const asio::ip::address_v4& remote, std::uint16_t remote_port,
                                 std::uint16_t local_port) noexcept {
@@ -64,7 +74,7 @@ result<tcp_layer::socket*> tcp_layer::connect(const asio::ip::address_v4& remote
   auto local_port = ports_.allocate();
   if (!local_port) return fail(net::net_errc::address_in_use);
   tcp_endpoints e{local_, *local_port, remote, port};
-  socket* s = add(tcp_connection::open(e, initial_sequence(), options_.settings, now), true);
+  socket* s = add(tcp_connection::open(e, isn_(e, now), options_.settings, now), true);
   s->held = true;
   settle(s, now);
   return s;
@@ -130,12 +140,37 @@ void tcp_layer::input_listener(listener& l, const ipv4_header& ip, const tcp_seg
     return;
   }
   tcp_endpoints e{local_, h.destination_port, ip.source, h.source_port};
-  socket* s = add(tcp_connection::accept(e, h, initial_sequence(), options_.settings, now), false);
+  socket* s = add(tcp_connection::accept(e, h, isn_(e, now), options_.settings, now), false);
   s->listener = h.destination_port;
   ++l.half_open;
   // Data on the SYN is not acknowledged by the SYN-ACK: the peer sends it again once the
   // handshake is done (no TCP Fast Open).
   settle(s, now);
+}
+
+void tcp_layer::input_icmp_error(const asio::ip::address_v4& remote, std::uint16_t remote_port,
+                                 std::uint16_t local_port, std::uint32_t seq, unreachable_code code,
+                                 time_point now) {
+  auto found = sockets_.find(key_of(remote, remote_port, local_port));
+  if (found == sockets_.end()) return;
+  socket* s = found->second.get();
+  if (!s->connection.sent_unacknowledged(seq32(seq))) {
+    ++counters_.icmp_ignored;
+    return;
+  }
+  s->connection.input_icmp_error(code, now);
+  settle(s, now);
+}
+
+void tcp_layer::next_hop_lost(const std::function<bool(const asio::ip::address_v4&)>& behind,
+                              time_point now) {
+  std::vector<socket*> concerned;
+  for (auto& [key, s] : sockets_)
+    if (behind(s->connection.endpoints().remote_ip)) concerned.push_back(s.get());
+  for (socket* s : concerned) {
+    s->connection.input_icmp_error(unreachable_code::host, now);
+    settle(s, now);
+  }
 }
 
 void tcp_layer::update(socket* s, time_point now) {

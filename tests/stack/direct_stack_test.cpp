@@ -2,6 +2,8 @@
 // talking TCP and UDP through the same interface the kernel's stack offers.
 #include <gtest/gtest.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <flowstack/core/combinators.hpp>
@@ -125,6 +127,59 @@ TEST(direct_stack, a_connect_that_is_never_answered_times_out_on_the_stack_clock
     EXPECT_EQ(time.now() - start, 3000ms);
     EXPECT_EQ(hosts.b->tcp().connections(), 0u);  // the half-made connection is gone
     co_await hosts.finish();
+  });
+}
+
+TEST(direct_stack, a_connect_to_an_address_no_one_answers_arp_for_fails_unreachable) {
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
+    two_hosts hosts(ex, time);
+    auto f = co_await hosts.b->connect({ip_absent, 80});
+    EXPECT_FALSE(f.has_value());
+    if (!f) {
+      EXPECT_EQ(f.error(), net::net_errc::unreachable);
+    }
+    EXPECT_EQ(hosts.b->tcp().connections(), 0u);
+    co_await hosts.finish();
+  });
+}
+
+// A host that answers a SYN for a closed port with ICMP port unreachable instead of RST (a
+// firewall's reject): the connect fails refused. The ICMP comes from a raw port on the switch.
+TEST(direct_stack, an_icmp_port_unreachable_fails_the_connect_it_quotes_with_refused) {
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
+    memory_switch net(ex, time);
+    auto b = std::make_unique<direct_stack>(ex, net.connect(mac_b), config_for(ip_b), time);
+    // A host at ip_a made of the network layer alone: it answers ARP and turns every TCP
+    // segment into a port unreachable.
+    auto raw = net.connect(mac_a);
+    ipv4_layer host(mac_a, {ip_a, 24}, time.now());
+    bool stop = false;
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          while (!stop) {
+            auto f = co_await raw->receive();
+            if (!f) break;
+            std::vector<buffer> out;
+            if (auto d = host.input(*f, time.now(), out)) {
+              if (d->header.protocol == static_cast<std::uint8_t>(ip_protocol::tcp))
+                host.send_unreachable(*d, unreachable_code::port, time.now(), out);
+            }
+            for (auto& o : out) (void)raw->send(std::move(o));
+          }
+        },
+        asio::detached);
+    auto f = co_await b->connect({ip_a, 80});
+    EXPECT_FALSE(f.has_value());
+    if (!f) {
+      EXPECT_EQ(f.error(), net::net_errc::refused);
+    }
+    stop = true;
+    raw->close();
+    b.reset();
+    for (int i = 0; i < 16; ++i) co_await asio::post(asio::use_awaitable);
   });
 }
 

@@ -160,6 +160,8 @@ class tcp_connection {
   std::error_code soft_error() const noexcept { return soft_error_; }
   // Every byte written was acknowledged (and the FIN, once shut).
   bool all_acknowledged() const noexcept;
+  // `seq` is a number this connection has sent and the peer has not acknowledged.
+  bool sent_unacknowledged(seq32 seq) const noexcept { return in_window(seq, snd_una_, snd_max_); }
 
   // For tests and counters.
   clock::duration rto() const noexcept { return rto_; }

@@ -28,9 +28,12 @@
 #include <flowstack/core/buffer.hpp>
 #include <flowstack/core/clock.hpp>
 #include <flowstack/core/error.hpp>
+#include <flowstack/stack/icmp.hpp>
 #include <flowstack/stack/ipv4.hpp>
+#include <flowstack/stack/isn.hpp>
 #include <flowstack/stack/ports.hpp>
 #include <flowstack/stack/tcp_connection.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -56,7 +59,9 @@ class tcp_layer {
     std::size_t max_connections = 65536;  // in every state, TIME-WAIT included
     std::uint16_t ephemeral_first = 49152;
     std::uint16_t ephemeral_last = 65535;
-    std::uint64_t seed = std::random_device()();  // ephemeral ports and initial sequence numbers
+    // Ephemeral ports and the secret of initial sequence numbers (RFC 6528): random unless a test
+    // wants a run it can repeat.
+    std::uint64_t seed = std::random_device()() ^ (std::uint64_t{std::random_device()()} << 32);
   };
 
   struct counters {
@@ -65,6 +70,7 @@ class tcp_layer {
     std::uint64_t syns_dropped = 0;  // a listener's backlog was full
     std::uint64_t table_full = 0;    // SYNs and connects refused at max_connections
     std::uint64_t not_for_us = 0;    // to an address that is not ours (a broadcast, say)
+    std::uint64_t icmp_ignored = 0;  // ICMP errors quoting a sequence number not in flight
   };
 
   // One connection and who holds it. The driver may keep a pointer in `owner` to find whom to
@@ -104,6 +110,19 @@ class tcp_layer {
   // A segment the IP layer delivered (`ip` its header, `segment` the TCP header and payload).
   void input(const ipv4_header& ip, std::span<const std::uint8_t> segment, bool checksum_verified,
              time_point now);
+
+  // An ICMP destination unreachable that quotes a segment we sent from `local_port` to
+  // `remote`:`remote_port`, with that segment's sequence number. It reaches the connection only
+  // when the number is one the connection has sent and not had acknowledged (RFC 5927 §4.1.2),
+  // so that a blind attacker cannot end connections by guessing ports.
+  void input_icmp_error(const asio::ip::address_v4& remote, std::uint16_t remote_port,
+                        std::uint16_t local_port, std::uint32_t seq, unreachable_code code,
+                        time_point now);
+
+  // The next hop of the remote addresses for which `behind` holds never answered ARP: each
+  // connection to one of them takes it as a host unreachable (a connect fails `unreachable`).
+  void next_hop_lost(const std::function<bool(const asio::ip::address_v4&)>& behind,
+                     time_point now);
 
   // After the application acted on s->connection (write, read, shutdown, close, abort).
   void update(socket* s, time_point now);
@@ -145,11 +164,11 @@ class tcp_layer {
   void free(socket* s);
   void reset_for(const ipv4_header& ip, const tcp_header& h, std::size_t payload_size);
   void emit(const asio::ip::address_v4& destination, const tcp_header& h, const buffer& payload);
-  seq32 initial_sequence() { return seq32(static_cast<std::uint32_t>(random_())); }
+  static isn_generator isn_from(std::uint64_t seed);
 
   asio::ip::address_v4 local_;
   options options_;
-  std::mt19937_64 random_;
+  isn_generator isn_;
   port_allocator ports_;
   std::unordered_map<std::uint64_t, std::unique_ptr<socket>> sockets_;
   std::unordered_map<std::uint16_t, listener> listeners_;
