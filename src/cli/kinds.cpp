@@ -475,8 +475,8 @@ void add_stack_kinds(kind_registry& kinds) {
       .role = kind_role::connector,
       .args = arg_shape::host_port,
       .usage = "stack:HOST:PORT",
-      .help = "connect over TCP on the userspace stack (its options are cat's Userspace stack "
-              "ones; HOST an IPv4 address)",
+      .help = "connect over TCP on the userspace stack (see the Userspace stack options; HOST an "
+              "IPv4 address)",
       .options = tcp_connect_options,
       .check = check_stack_host,
       .connect = connect_stack,
