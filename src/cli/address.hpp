@@ -38,6 +38,8 @@
 
 namespace flowstack::cli {
 
+class userspace_stack;  // userspace_stack.hpp
+
 // ---- syntax: elements as written --------------------------------------------------------------
 
 struct option {
@@ -112,6 +114,8 @@ struct open_context {
   asio::any_io_executor executor;
   // True for flows a listener accepted: a layer takes the server's part of its protocol.
   bool accepted = false;
+  // The command's userspace stack, for the stack kinds; brought up by the first that opens.
+  userspace_stack* stack = nullptr;
 };
 
 // A listening transport as the relay sees it. The listener stops when this is destroyed.

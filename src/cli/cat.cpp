@@ -105,7 +105,8 @@ class relay {
         signals_(io, SIGINT, SIGTERM),
         changed_(io.get_executor()),
         progress_timer_(io),
-        stop_timer_(io) {}
+        stop_timer_(io),
+        stack_(options.stack) {}
 
   int run() {
     auto done = [this](std::exception_ptr e) {
@@ -139,6 +140,13 @@ class relay {
     progress_timer_.cancel();
     stop_timer_.cancel();
     changed_.notify_all();
+    if (options_.verbose && stack_.running()) {
+      std::string lines = stack_.counters();
+      for (std::size_t at = 0, end; (end = lines.find('\n', at)) != std::string::npos; at = end + 1)
+        say("userspace stack " + lines.substr(at, end - at));
+    }
+    // Its loops run while it exists: dropped, it ends once its flows have, and so does run().
+    stack_.release();
   }
 
   void failed(const std::string& message) {
@@ -199,7 +207,9 @@ class relay {
     T* item_;
   };
 
-  open_context context(bool accepted) const { return open_context{io_.get_executor(), accepted}; }
+  open_context context(bool accepted) {
+    return open_context{io_.get_executor(), accepted, &stack_};
+  }
 
   // Each address's layers, opened once for all of its connections.
   bool open_layers() {
@@ -628,6 +638,7 @@ class relay {
   int status_ = exit_ok;
   std::uint64_t total_ab_ = 0;  // bytes of relays that ended, for --progress
   std::uint64_t total_ba_ = 0;
+  userspace_stack stack_;
 };
 
 }  // namespace

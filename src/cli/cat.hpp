@@ -18,6 +18,7 @@
 #include <string>
 
 #include "address.hpp"
+#include "userspace_stack.hpp"
 
 namespace flowstack::cli {
 
@@ -31,6 +32,8 @@ enum exit_status : int {
 struct cat_options {
   bool verbose = false;   // stats to stderr at the end of each relay, listening address
   bool progress = false;  // live byte counts on stderr when it is a terminal
+  // The userspace stack of the stack kinds, brought up when one of them opens.
+  stack_setup stack;
 };
 
 // A message in the program's voice, whose clauses start lower-case: a capitalised first word, as

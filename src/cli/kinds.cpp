@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "stdio_flow.hpp"
+#include "userspace_stack.hpp"
 
 namespace flowstack::cli {
 namespace {
@@ -136,6 +137,65 @@ const option_spec fork_option{"fork", option_type::flag,
 const option_spec max_children_option{
     "max-children", option_type::count,
     "with fork: relays at once, default 64; later peers wait to be accepted", 1};
+
+// The userspace stack's TCP takes the kernel's options: nodelay and keepalive are its own
+// (Nagle, keepalive probes), rcvbuf the largest read as for any flow.
+const std::vector<option_spec> tcp_connect_options{
+    {"nodelay", option_type::flag, "send small writes at once (TCP_NODELAY)"},
+    {"keepalive", option_type::flag, "probe an idle connection (SO_KEEPALIVE)"},
+    {"connect-timeout", option_type::milliseconds, "give up when the handshake takes longer", 1},
+    {"rcvbuf", option_type::bytes, "largest read, in bytes (k, m suffixes), default 64k", 1}};
+const std::vector<option_spec> tcp_listen_options{
+    fork_option,
+    max_children_option,
+    {"nodelay", option_type::flag, "TCP_NODELAY on accepted connections"},
+    {"keepalive", option_type::flag, "SO_KEEPALIVE on accepted connections"},
+    {"rcvbuf", option_type::bytes, "largest read, in bytes, default 64k", 1}};
+
+// ---- the userspace stack ----
+
+// The userspace stack resolves no names: a host is its address, written as one.
+std::optional<std::string> check_stack_host(const endpoint& ep) {
+  std::error_code ec;
+  if (!ep.host.empty() && (asio::ip::make_address_v4(ep.host, ec), ec)) {
+    return "HOST \"" + ep.host +
+           "\" is not an IPv4 address; the userspace stack resolves no names and speaks IPv4 only";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_stack_listen(const endpoint& ep) {
+  if (auto what = check_stack_host(ep)) return what;
+  return check_fork_options(ep);
+}
+
+result<stack::direct_stack*> stack_of(const open_context& ctx) {
+  if (ctx.stack == nullptr) return fail(net::net_errc::unreachable);
+  return ctx.stack->get(ctx.executor);
+}
+
+asio::awaitable<result<flow>> connect_stack(const endpoint& ep, const open_context& ctx) {
+  auto s = stack_of(ctx);
+  if (!s) co_return fail(s.error());
+  net::connect_options o;
+  static_cast<net::flow_options&>(o) = flow_options_of(ep);
+  if (auto ms = ep.value("connect-timeout")) o.timeout = std::chrono::milliseconds(*ms);
+  auto f = co_await (*s)->connect({asio::ip::make_address_v4(ep.host), ep.port}, o);
+  co_return f;
+}
+
+asio::awaitable<result<std::unique_ptr<listening>>> listen_stack(const endpoint& ep,
+                                                                 const open_context& ctx,
+                                                                 listen_limits limits,
+                                                                 accept_handler handler) {
+  auto s = stack_of(ctx);
+  if (!s) co_return fail(s.error());
+  auto host = ep.host.empty() ? asio::ip::address_v4::any() : asio::ip::make_address_v4(ep.host);
+  auto l = (*s)->listen({host, ep.port}, to_flow_handler(std::move(handler)),
+                        listen_options_of(ep, limits));
+  if (!l) co_return fail(l.error());
+  co_return listening_of(std::move(*l));
+}
 
 // ---- tls ----
 
@@ -374,12 +434,7 @@ void add_transport_kinds(kind_registry& kinds) {
       .args = arg_shape::host_port,
       .usage = "tcp:HOST:PORT",
       .help = "connect over TCP (HOST a name, an IPv4 address or [IPv6])",
-      .options = {{"nodelay", option_type::flag, "send small writes at once (TCP_NODELAY)"},
-                  {"keepalive", option_type::flag, "probe an idle connection (SO_KEEPALIVE)"},
-                  {"connect-timeout", option_type::milliseconds,
-                   "give up when the handshake takes longer", 1},
-                  {"rcvbuf", option_type::bytes,
-                   "largest read, in bytes (k, m suffixes), default 64k", 1}},
+      .options = tcp_connect_options,
       .connect = connect_tcp,
   });
   kinds.add({
@@ -388,11 +443,7 @@ void add_transport_kinds(kind_registry& kinds) {
       .args = arg_shape::optional_host_port,
       .usage = "tcp-listen:[HOST:]PORT",
       .help = "accept TCP connections on PORT (0: any free port), on HOST or all addresses",
-      .options = {fork_option,
-                  max_children_option,
-                  {"nodelay", option_type::flag, "TCP_NODELAY on accepted connections"},
-                  {"keepalive", option_type::flag, "SO_KEEPALIVE on accepted connections"},
-                  {"rcvbuf", option_type::bytes, "largest read, in bytes, default 64k", 1}},
+      .options = tcp_listen_options,
       .check = check_fork_options,
       .listen = listen_tcp,
   });
@@ -418,12 +469,37 @@ void add_transport_kinds(kind_registry& kinds) {
   });
 }
 
+void add_stack_kinds(kind_registry& kinds) {
+  kinds.add({
+      .name = "stack",
+      .role = kind_role::connector,
+      .args = arg_shape::host_port,
+      .usage = "stack:HOST:PORT",
+      .help = "connect over TCP on the userspace stack (see the Userspace stack options; HOST an "
+              "IPv4 address)",
+      .options = tcp_connect_options,
+      .check = check_stack_host,
+      .connect = connect_stack,
+  });
+  kinds.add({
+      .name = "stack-listen",
+      .role = kind_role::listener,
+      .args = arg_shape::optional_host_port,
+      .usage = "stack-listen:[HOST:]PORT",
+      .help = "accept TCP connections on the userspace stack's PORT (0: any free port)",
+      .options = tcp_listen_options,
+      .check = check_stack_listen,
+      .listen = listen_stack,
+  });
+}
+
 void add_vchan_kinds(kind_registry& kinds);  // vchan_kinds.cpp
 
 kind_registry default_kinds() {
   kind_registry kinds;
   add_transport_kinds(kinds);
   add_tls_kinds(kinds);
+  add_stack_kinds(kinds);
   add_vchan_kinds(kinds);
   return kinds;
 }

@@ -16,6 +16,7 @@
 #include "dns_forward.hpp"
 #include "kinds.hpp"
 #include "manual.hpp"
+#include "userspace_stack.hpp"
 
 namespace {
 
@@ -32,6 +33,24 @@ const std::vector<help_entry> exit_codes{
 
 std::string exit_codes_text() {
   return help_text({"Exit codes", {}, exit_codes});
+}
+
+// The userspace stack's options, which `cat` (for its stack addresses) and `stack` share.
+void add_stack_options(CLI::App& app, stack_options& o, const std::string& prefix) {
+  const std::string group = "Userspace stack";
+  app.add_option(prefix + "tap", o.tap, "the TAP device, created if absent (at most 15 characters)")
+      ->capture_default_str()
+      ->group(group);
+  app.add_option(prefix + "address", o.address, "the stack's IPv4 address and prefix length")
+      ->capture_default_str()
+      ->group(group);
+  app.add_option(prefix + "gateway", o.gateway,
+                 "the router for addresses off the subnet; default none (the subnet only)")
+      ->group(group);
+  app.add_option(prefix + "mtu", o.mtu, "the largest IP packet, in bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(576, 65535))
+      ->group(group);
 }
 
 // A subcommand: `app` reads its part of the command line into the object, run() does the work.
@@ -69,6 +88,9 @@ class cat_command final : public command {
     app->add_option("ADDRESS", addresses_, "the two endpoints, the first opened first")
         ->expected(2)
         ->required();
+    add_stack_options(*app, stack_, "--stack-");
+    app->add_option("--stack-pcap", stack_.pcap, "write every frame of the stack to a capture")
+        ->group("Userspace stack");
     sections = {{"How it runs",
                  {"The first address is opened first. A listener waits for a peer; with `fork` it "
                   "serves every peer, each with its own opening of the second address (at most "
@@ -86,6 +108,10 @@ class cat_command final : public command {
         {"flowstack cat - tcp:example.org:80", "stdin/stdout to a TCP server"},
         {"flowstack cat tcp-listen:8080,fork tcp:[::1]:80", "forward every connection"},
         {"flowstack cat unix-listen:/tmp/s tcp:db:5432", "a Unix socket in front of TCP"},
+        {"flowstack cat --stack-tap fs0 --stack-address 10.0.0.2/24 stack-listen:80,fork "
+         "tcp:127.0.0.1:8080",
+         "a server on the userspace stack (reached through TAP device fs0) relayed to a kernel "
+         "socket"},
     };
     set_footer("\n" + kinds.describe());
   }
@@ -120,12 +146,19 @@ class cat_command final : public command {
                    parsed[1].text.c_str());
       return exit_usage;
     }
+    auto setup = check_stack_options(stack_, "--stack-");
+    if (!setup) {
+      std::fprintf(stderr, "flowstack cat: %s\n", setup.error().c_str());
+      return exit_usage;
+    }
+    options_.stack = std::move(*setup);
     return run_cat(parsed[0], parsed[1], options_);
   }
 
  private:
   const kind_registry& kinds_;
   cat_options options_;
+  stack_options stack_;
   std::vector<std::string> addresses_;
 };
 
@@ -192,6 +225,52 @@ class dns_forward_command final : public command {
   std::string on_failure_ = "servfail";
 };
 
+class stack_command final : public command {
+ public:
+  stack_command() {
+    app = std::make_shared<CLI::App>(
+        "Bring the userspace TCP/IP stack up on a TAP device and keep it answering.", "stack");
+    add_stack_options(*app, stack_, "--");
+    app->add_option("--pcap", stack_.pcap, "write every frame received and sent to a capture");
+    app->add_flag("-v,--verbose", verbose_,
+                  "print the counters at the end (frames, drops by reason, TCP, connections)");
+    app->add_option("--interval", interval_,
+                    "with -v: also every N seconds when they changed; 0: at the end only")
+        ->capture_default_str();
+    sections = {{"How it runs",
+                 {"The stack opens the TAP device (creating it when absent), announces its "
+                  "address with a gratuitous ARP, and answers ARP, ping, and TCP segments to "
+                  "ports no one listens on (with RST) until SIGINT or SIGTERM; then it exits 0. "
+                  "The kernel's side of the device is whoever configures it: `ip link set NAME "
+                  "up` and an address on the stack's subnet. A stack that cannot come up (no "
+                  "/dev/net/tun, not permitted, a non-TAP interface of that name) exits 1."},
+                 {}}};
+    examples = {
+        {"flowstack stack --tap fs0 --address 10.0.0.2/24 -v",
+         "a stack on fs0; after `ip link set fs0 up && ip addr add 10.0.0.1/24 dev fs0`, "
+         "`ping 10.0.0.2` is answered"},
+        {"flowstack stack --pcap run.pcap",
+         "the same on flowstack0, with a capture to open in "
+         "Wireshark"},
+    };
+    set_footer();
+  }
+
+  int run() override {
+    auto setup = check_stack_options(stack_, "--");
+    if (!setup) {
+      std::fprintf(stderr, "flowstack stack: %s\n", setup.error().c_str());
+      return exit_usage;
+    }
+    return run_stack(*setup, verbose_, std::chrono::seconds(interval_));
+  }
+
+ private:
+  stack_options stack_;
+  bool verbose_ = false;
+  unsigned interval_ = 0;
+};
+
 // The program's own command line: --help, --version, and the commands as subcommands.
 std::unique_ptr<CLI::App> program_app(const std::vector<std::unique_ptr<command>>& commands) {
   auto app = std::make_unique<CLI::App>(
@@ -204,6 +283,9 @@ std::unique_ptr<CLI::App> program_app(const std::vector<std::unique_ptr<command>
                           "           `flowstack cat --help` describes addresses\n"
                           "  dns-forward [--config FILE] [--listen ADDR]... [--metrics ADDR]\n"
                           "           a DNS forwarder on UDP and TCP (default 127.0.0.1:1053)\n"
+                          "  stack [--tap NAME] [--address IP/PREFIX] [-v] [--pcap FILE]\n"
+                          "           the userspace TCP/IP stack on a TAP device, answering\n"
+                          "           ARP and ping until stopped\n"
                           "  `man flowstack` documents every command, option and address kind.\n") +
               exit_codes_text());
   for (const auto& c : commands) app->add_subcommand(c->app);
@@ -235,10 +317,11 @@ std::optional<int> parse(CLI::App& app, std::vector<std::string> args) {
   if (!args.empty() && args[0] != "--version" && args[0] != "-h" && args[0] != "--help" &&
       args[0] != "--man-page" && !names_a_command(app, args[0])) {
     const bool option = args[0].starts_with("-");
-    std::fprintf(stderr,
-                 "flowstack: unknown %s '%s', expected a command (cat, dns-forward), --help or "
-                 "--version\n",
-                 option ? "option" : "command", flowstack::escape_controls(args[0]).c_str());
+    std::fprintf(
+        stderr,
+        "flowstack: unknown %s '%s', expected a command (cat, dns-forward, stack), --help or "
+        "--version\n",
+        option ? "option" : "command", flowstack::escape_controls(args[0]).c_str());
     return exit_usage;
   }
   if (!args.empty() && args[0] == "cat") {
@@ -270,6 +353,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<command>> commands;
   commands.push_back(std::make_unique<cat_command>(kinds));
   commands.push_back(std::make_unique<dns_forward_command>());
+  commands.push_back(std::make_unique<stack_command>());
   auto app = program_app(commands);
 
   if (auto status = parse(*app, std::vector<std::string>(argv + 1, argv + argc))) return *status;

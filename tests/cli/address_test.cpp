@@ -330,7 +330,7 @@ TEST(address_malformed, host_with_invalid_characters) {
 TEST(address_malformed, unknown_kind_lists_the_known_ones) {
   EXPECT_EQ(parse_error("localhost:80"),
             "unknown kind 'localhost' in 'localhost:80', expected one of -, tcp, tcp-listen, "
-            "unix, unix-listen, tls, tls-listen, vchan, vchan-listen");
+            "unix, unix-listen, tls, tls-listen, stack, stack-listen, vchan, vchan-listen");
 }
 
 TEST(address_malformed, unknown_option_lists_the_known_ones) {

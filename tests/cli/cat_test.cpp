@@ -650,7 +650,7 @@ TEST(manual, names_every_option_of_every_command_and_the_exit_codes) {
   child page({flowstack_binary, "--man-page"});
   ASSERT_EQ(page.wait(), 0) << page.err();
   const std::regex long_option("--[a-z][a-z-]*");
-  for (const char* command : {"cat", "dns-forward"}) {
+  for (const char* command : {"cat", "dns-forward", "stack"}) {
     child help({flowstack_binary, command, "--help"});
     ASSERT_EQ(help.wait(), 0) << help.err();
     EXPECT_NE(page.out().find(".SS " + in_roff(command)), std::string::npos) << command;
