@@ -20,6 +20,7 @@
 #pragma once
 
 #include <flowstack/core/flow.hpp>
+#include <flowstack/core/layered_flow.hpp>
 #include <flowstack/tls/error.hpp>
 
 #include <chrono>
@@ -120,7 +121,7 @@ struct session_info {
 };
 
 // The TLS flow. Reach it with `f.as<tls::tls_flow>()`.
-class tls_flow final : public flow_impl {
+class tls_flow final : public layered_flow {
  public:
   tls_flow(flow inner, std::shared_ptr<context::state> ctx, SSL* ssl, std::string peer_name);
   ~tls_flow() override;
@@ -129,12 +130,11 @@ class tls_flow final : public flow_impl {
   // Sends a TLS 1.3 KeyUpdate (asking the peer to update too when `request_peer`).
   asio::awaitable<write_result> key_update(bool request_peer);
 
-  flow_impl* underlying() noexcept override { return &inner_.impl(); }
   std::string description() const override;
 
-  // Runs the handshake to its end (used by client() and server()).
-  asio::awaitable<result<void>> handshake();
-  asio::awaitable<void> close_inner();
+  // Runs the handshake to its end within `timeout` (used by client() and server()); when it
+  // fails, the inner flow is closed.
+  asio::awaitable<result<void>> handshake(std::chrono::steady_clock::duration timeout);
 
  protected:
   asio::awaitable<read_result> do_read() override;
@@ -142,18 +142,17 @@ class tls_flow final : public flow_impl {
   asio::awaitable<void> do_shutdown_read() override;
   asio::awaitable<void> do_shutdown_write() override;
   asio::awaitable<void> do_close() override;
-  asio::awaitable<void> do_abort() override;
+  void on_inner_closed() override { out_turn_.notify_all(); }
 
  private:
   friend struct context_access;
   asio::awaitable<result<bool>> fill_in();
   asio::awaitable<write_result> flush_out();
+  asio::awaitable<result<void>> run_handshake();
   asio::awaitable<void> send_close_notify();
-  asio::awaitable<void> maybe_close_inner();
   asio::awaitable<void> drain_inner();
   std::error_code engine_error(int ssl_result, bool in_handshake);
 
-  flow inner_;
   std::shared_ptr<context::state> ctx_;
   SSL* ssl_;
   BIO* rbio_;  // ciphertext from the peer, owned by ssl_
@@ -162,9 +161,6 @@ class tls_flow final : public flow_impl {
   wait_queue out_turn_;
   std::error_code out_error_;
   bool out_busy_ = false;
-  bool read_done_ = false;
-  bool write_done_ = false;
-  bool inner_closed_ = false;
   bool handshake_done_ = false;
   bool engine_failed_ = false;
   bool peer_ended_ = false;  // the peer's close_notify or the inner eof has been read
