@@ -114,7 +114,7 @@ std::error_code tls_flow::engine_error(int ssl_result, bool in_handshake) {
     }
   }
   if (!ec) ec = in_handshake ? tls_errc::handshake_failed : tls_errc::bad_record;
-  detail::set_last_error_detail(text[0] != '\0' ? text : ec.message());
+  failure_ = failure(ec, text[0] != '\0' ? ec.message() + " (" + text + ")" : ec.message());
   ERR_clear_error();
   engine_failed_ = true;
   return ec;
@@ -278,7 +278,7 @@ asio::awaitable<void> tls_flow::send_close_notify() {
   ERR_clear_error();
   SSL_shutdown(ssl_);
   ERR_clear_error();
-  co_await with_timeout(flush_out(), ctx_->settings.close_timeout);
+  co_await with_timeout(flush_out(), ctx_->settings.close_timeout, *ctx_->settings.time);
 }
 
 asio::awaitable<void> tls_flow::do_shutdown_read() {
@@ -311,7 +311,8 @@ asio::awaitable<void> tls_flow::drain_inner() {
   // §6.1) or the inner eof nothing more can come, so there is nothing to wait for.
   if (inner_closed() || peer_ended_) co_return;
   for (int i = 0; i < 64; ++i) {
-    auto r = co_await with_timeout(inner().read(), std::chrono::milliseconds(1));
+    auto r =
+        co_await with_timeout(inner().read(), std::chrono::milliseconds(1), *ctx_->settings.time);
     if (!r || r->is_eof()) co_return;
   }
 }
@@ -356,38 +357,25 @@ session_info tls_flow::epoch() const {
   return info;
 }
 
-asio::awaitable<result<void>> tls_flow::handshake(std::chrono::steady_clock::duration timeout) {
-  auto done = co_await with_timeout(run_handshake(), timeout);
-  if (done) co_return done;
+asio::awaitable<detailed<void>> tls_flow::handshake(clock::duration timeout) {
+  auto done = co_await with_timeout(run_handshake(), timeout, *ctx_->settings.time);
+  if (done) co_return detailed<void>{};
   co_await close_inner();
   // with_timeout's own timeout is this handshake's: say so (an inner flow's timeout stays).
   if (done.error() == make_error_code(flow_errc::timeout)) {
     co_return fail(tls_errc::handshake_timeout);
   }
-  co_return done;
+  // The engine's own failure says why; one of the inner flow's is its code's message.
+  if (engine_failed_ && failure_.code == done.error()) co_return unexpected(failure_);
+  co_return fail(done.error());
 }
 
 namespace {
 
-asio::awaitable<result<flow>> finish_handshake(std::unique_ptr<tls_flow> engine,
-                                               std::chrono::steady_clock::duration timeout) {
-  auto done = co_await engine->handshake(timeout);
-  if (!done) co_return fail(done.error());
-  co_return flow(std::move(engine));
-}
-
-}  // namespace
-
-asio::awaitable<result<flow>> client(const context& ctx_ref, flow inner, std::string server_name) {
-  context ctx = ctx_ref;
-  const auto& state = ctx.get_state();
-  SSL* ssl = SSL_new(state->ctx);
-  if (ssl == nullptr) {
-    co_await inner.close();
-    co_return fail(tls_errc::invalid_config);
-  }
-  SSL_set_connect_state(ssl);
-  const config& c = state->settings;
+// The client's checks of the server it names: SNI (not for an IP address), the name or
+// address the certificate must carry, the session to resume.
+void name_server(SSL* ssl, const context::state& state, const std::string& server_name) {
+  const config& c = state.settings;
   bool ip = is_ip_address(server_name);
   if (!server_name.empty() && !ip) SSL_set_tlsext_host_name(ssl, server_name.c_str());
   if (c.verify_peer && !server_name.empty()) {
@@ -398,40 +386,56 @@ asio::awaitable<result<flow>> client(const context& ctx_ref, flow inner, std::st
     }
   }
   if (c.session_resumption) {
-    auto found = state->sessions.find(server_name);
-    if (found != state->sessions.end()) SSL_set_session(ssl, found->second);
+    auto found = state.sessions.find(server_name);
+    if (found != state.sessions.end()) SSL_set_session(ssl, found->second);
   }
-  auto engine = std::make_unique<tls_flow>(std::move(inner), state, ssl, server_name);
-  co_return co_await finish_handshake(std::move(engine), c.handshake_timeout);
 }
 
-asio::awaitable<result<flow>> server(const context& ctx_ref, flow inner) {
-  context ctx = ctx_ref;
+// One connection of `ctx` over `inner` in role `r`, returned once its handshake is done.
+asio::awaitable<detailed<flow>> connect(context ctx, role r, flow inner, std::string server_name) {
   const auto& state = ctx.get_state();
   SSL* ssl = SSL_new(state->ctx);
   if (ssl == nullptr) {
     co_await inner.close();
     co_return fail(tls_errc::invalid_config);
   }
-  SSL_set_accept_state(ssl);
-  auto engine = std::make_unique<tls_flow>(std::move(inner), state, ssl, std::string());
-  co_return co_await finish_handshake(std::move(engine), state->settings.handshake_timeout);
+  if (r == role::client) {
+    SSL_set_connect_state(ssl);
+    name_server(ssl, *state, server_name);
+  } else {
+    SSL_set_accept_state(ssl);
+  }
+  auto engine = std::make_unique<tls_flow>(std::move(inner), state, ssl, std::move(server_name));
+  auto done = co_await engine->handshake(state->settings.handshake_timeout);
+  if (!done) co_return unexpected(done.error());
+  co_return flow(std::move(engine));
 }
 
-asio::awaitable<result<flow>> client(const config& c, flow inner, std::string server_name) {
+}  // namespace
+
+// A copy of the context: the caller's may be replaced during the handshake.
+asio::awaitable<detailed<flow>> client(const context& ctx, flow inner, std::string server_name) {
+  return connect(ctx, role::client, std::move(inner), std::move(server_name));
+}
+
+asio::awaitable<detailed<flow>> server(const context& ctx, flow inner) {
+  return connect(ctx, role::server, std::move(inner), std::string());
+}
+
+asio::awaitable<detailed<flow>> client(const config& c, flow inner, std::string server_name) {
   auto ctx = context::make(c, role::client);
   if (!ctx) {
     co_await inner.close();
-    co_return fail(ctx.error());
+    co_return unexpected(ctx.error());
   }
   co_return co_await client(*ctx, std::move(inner), std::move(server_name));
 }
 
-asio::awaitable<result<flow>> server(const config& c, flow inner) {
+asio::awaitable<detailed<flow>> server(const config& c, flow inner) {
   auto ctx = context::make(c, role::server);
   if (!ctx) {
     co_await inner.close();
-    co_return fail(ctx.error());
+    co_return unexpected(ctx.error());
   }
   co_return co_await server(*ctx, std::move(inner));
 }

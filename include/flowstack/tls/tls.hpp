@@ -19,6 +19,7 @@
 //   auto f = co_await tls::client(*ctx, std::move(tcp), "example.org");
 #pragma once
 
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/flow.hpp>
 #include <flowstack/core/layered_flow.hpp>
 #include <flowstack/tls/error.hpp>
@@ -86,9 +87,12 @@ struct config {
   // Peers that end the connection without close_notify: inner eof is eof, not `truncated`.
   bool allow_truncation = false;
 
-  std::chrono::steady_clock::duration handshake_timeout = std::chrono::seconds(10);
+  clock::duration handshake_timeout = std::chrono::seconds(10);
   // How long close and shutdown(write) wait to hand close_notify to the inner flow.
-  std::chrono::steady_clock::duration close_timeout = std::chrono::seconds(1);
+  clock::duration close_timeout = std::chrono::seconds(1);
+  // What the bounds above are measured on (tests give a manual_clock). It must outlive every
+  // context and flow made with this config.
+  flowstack::clock* time = &clock::steady();
 };
 
 enum class role { client, server };
@@ -97,7 +101,8 @@ enum class role { client, server };
 // its session cache (client) and ticket keys (server). Cheap to copy.
 class context {
  public:
-  static result<context> make(const config& c, role r);
+  // The failure says which setting OpenSSL rejected, and OpenSSL's reason.
+  static detailed<context> make(const config& c, role r);
 
   const config& settings() const noexcept;
   role side() const noexcept;
@@ -134,7 +139,11 @@ class tls_flow final : public layered_flow {
 
   // Runs the handshake to its end within `timeout` (used by client() and server()); when it
   // fails, the inner flow is closed.
-  asio::awaitable<result<void>> handshake(std::chrono::steady_clock::duration timeout);
+  asio::awaitable<detailed<void>> handshake(clock::duration timeout);
+
+  // The last error of this flow's engine with OpenSSL's reason (a bad record, an alert), for a
+  // person; the code is what the failed operation returned.
+  const failure& last_failure() const noexcept { return failure_; }
 
  protected:
   asio::awaitable<read_result> do_read() override;
@@ -163,6 +172,7 @@ class tls_flow final : public layered_flow {
   bool out_busy_ = false;
   bool handshake_done_ = false;
   bool engine_failed_ = false;
+  failure failure_;
   bool peer_ended_ = false;  // the peer's close_notify or the inner eof has been read
 
  public:
@@ -170,13 +180,14 @@ class tls_flow final : public layered_flow {
 };
 
 // The client side over `inner`: returns once the handshake is done. `server_name` is sent as
-// SNI (unless it is an IP address) and checked against the certificate when verifying.
-asio::awaitable<result<flow>> client(const context& ctx, flow inner, std::string server_name);
+// SNI (unless it is an IP address) and checked against the certificate when verifying. A failed
+// handshake's failure carries OpenSSL's reason.
+asio::awaitable<detailed<flow>> client(const context& ctx, flow inner, std::string server_name);
 // The server side over `inner`.
-asio::awaitable<result<flow>> server(const context& ctx, flow inner);
+asio::awaitable<detailed<flow>> server(const context& ctx, flow inner);
 
 // The same with a context made for this one connection (no session sharing).
-asio::awaitable<result<flow>> client(const config& c, flow inner, std::string server_name);
-asio::awaitable<result<flow>> server(const config& c, flow inner);
+asio::awaitable<detailed<flow>> client(const config& c, flow inner, std::string server_name);
+asio::awaitable<detailed<flow>> server(const config& c, flow inner);
 
 }  // namespace flowstack::tls
