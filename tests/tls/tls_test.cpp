@@ -162,6 +162,29 @@ TEST(tls, a_wrong_hostname_fails_verification_as_a_hostname_mismatch) {
   });
 }
 
+TEST(tls, handshakes_failing_at_once_on_one_thread_each_keep_their_own_reason) {
+  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto untrusted = server_config();
+    untrusted.certificate_pem = certificates().untrusted_cert_pem;
+    untrusted.private_key_pem = certificates().untrusted_key_pem;
+    background<handshakes> first(ex, connect_configs(ex, client_config(), untrusted, "localhost"));
+    auto second = co_await connect_configs(ex, client_config(), server_config(), "example.org");
+    auto h = co_await first.get();
+    EXPECT_FALSE(h.client || second.client);
+    if (h.client || second.client) co_return;
+    // Each detail: the code's sentence, then OpenSSL's routine and reason.
+    const std::string& self_signed = h.client.error().detail;
+    const std::string& mismatch = second.client.error().detail;
+    EXPECT_EQ(self_signed.rfind(h.client.error().code.message(), 0), 0u) << self_signed;
+    EXPECT_NE(self_signed.find("certificate verify failed"), std::string::npos) << self_signed;
+    EXPECT_NE(self_signed.find("self-signed"), std::string::npos) << self_signed;
+    EXPECT_NE(mismatch.find("mismatch"), std::string::npos) << mismatch;
+    EXPECT_EQ(mismatch.find("self-signed"), std::string::npos) << mismatch;
+    co_await close_all(h);
+    co_await close_all(second);
+  });
+}
+
 TEST(tls, the_server_chooses_its_certificate_by_the_name_the_client_asks_for) {
   test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
     // The default certificate would fail verification; the one for "localhost" passes.
