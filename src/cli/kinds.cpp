@@ -326,12 +326,14 @@ class tls_layer final : public layer {
     }
     // A copy: a reload during this handshake must not take the context from under it.
     tls::context ctx = context_;
+    detailed<flow> f;
     if (accepted_) {
-      auto f = co_await tls::server(ctx, std::move(inner));
-      co_return f;
+      f = co_await tls::server(ctx, std::move(inner));
+    } else {
+      f = co_await tls::client(ctx, std::move(inner), server_name_);
     }
-    auto f = co_await tls::client(ctx, std::move(inner), server_name_);
-    co_return f;
+    if (!f) co_return fail(f.error().code);
+    co_return std::move(*f);
   }
 
   std::string agreed(const flow& wrapped) const override {
@@ -352,7 +354,7 @@ class tls_layer final : public layer {
   result<void> load() {
     auto stamps = stamps_of(config_);  // before reading: a change while loading loads again
     auto made = tls::context::make(config_, accepted_ ? tls::role::server : tls::role::client);
-    if (!made) return fail(made.error());
+    if (!made) return fail(made.error().code);
     context_ = std::move(*made);
     stamps_ = std::move(stamps);
     return {};

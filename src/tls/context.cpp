@@ -17,12 +17,12 @@ bio_ptr memory_bio(const std::string& text) {
   return bio_ptr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), &BIO_free);
 }
 
-std::error_code config_error(const char* what) {
+// What OpenSSL says about the setting it rejected, after our name for the setting.
+failure config_error(const std::string& what) {
   char text[256];
   ERR_error_string_n(ERR_peek_last_error(), text, sizeof text);
-  detail::set_last_error_detail(std::string(what) + ": " + text);
   ERR_clear_error();
-  return tls_errc::invalid_config;
+  return failure(tls_errc::invalid_config, what + ": " + text);
 }
 
 bool load_certificate_chain_pem(SSL_CTX* ctx, const std::string& pem) {
@@ -115,64 +115,68 @@ context::state::~state() {
   if (ctx != nullptr) SSL_CTX_free(ctx);
 }
 
-result<context> context::make(const config& c, role r) {
-  auto s = std::make_shared<state>();
-  s->settings = c;
-  s->side = r;
-  s->ctx = SSL_CTX_new(r == role::client ? TLS_client_method() : TLS_server_method());
-  if (s->ctx == nullptr) return fail(config_error("SSL_CTX_new"));
-  SSL_CTX* ctx = s->ctx;
-  SSL_CTX_set_app_data(ctx, s.get());
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+namespace {
 
+using step = detailed<void>;
+
+step set_versions(SSL_CTX* ctx, const config& c) {
   if (SSL_CTX_set_min_proto_version(ctx, static_cast<int>(c.min_version)) != 1 ||
       SSL_CTX_set_max_proto_version(ctx, static_cast<int>(c.max_version)) != 1) {
-    return fail(config_error("TLS versions"));
+    return unexpected(config_error("TLS versions"));
   }
+  return {};
+}
+
+step set_ciphers(SSL_CTX* ctx, const config& c) {
   // Forward secrecy and AEAD only for TLS 1.2 (no static RSA key exchange, no CBC), as current
   // hardened profiles do (Mozilla "intermediate"); TLS 1.3 suites all qualify.
   const std::string ciphers = c.ciphers.empty() ? std::string(default_tls12_ciphers) : c.ciphers;
   if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
-    return fail(config_error("cipher list"));
+    return unexpected(config_error("cipher list"));
   }
   if (!c.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, c.ciphersuites.c_str()) != 1) {
-    return fail(config_error("TLS 1.3 cipher suites"));
+    return unexpected(config_error("TLS 1.3 cipher suites"));
   }
   if (!c.groups.empty() && SSL_CTX_set1_groups_list(ctx, c.groups.c_str()) != 1) {
-    return fail(config_error("groups"));
+    return unexpected(config_error("groups"));
   }
+  return {};
+}
 
+step load_certificate(SSL_CTX* ctx, const config& c, role r) {
   if (!c.certificate_pem.empty() && !load_certificate_chain_pem(ctx, c.certificate_pem)) {
-    return fail(config_error("certificate"));
+    return unexpected(config_error("certificate"));
   }
   if (!c.certificate_file.empty() &&
       SSL_CTX_use_certificate_chain_file(ctx, c.certificate_file.c_str()) != 1) {
-    return fail(config_error(("certificate file " + c.certificate_file).c_str()));
+    return unexpected(config_error("certificate file " + c.certificate_file));
   }
   if (!c.private_key_pem.empty() && !load_private_key_pem(ctx, c.private_key_pem)) {
-    return fail(config_error("private key"));
+    return unexpected(config_error("private key"));
   }
   if (!c.private_key_file.empty() &&
       SSL_CTX_use_PrivateKey_file(ctx, c.private_key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return fail(config_error(("private key file " + c.private_key_file).c_str()));
+    return unexpected(config_error("private key file " + c.private_key_file));
   }
   bool has_certificate = !c.certificate_pem.empty() || !c.certificate_file.empty();
   bool has_key = !c.private_key_pem.empty() || !c.private_key_file.empty();
   if (has_certificate != has_key || (has_key && SSL_CTX_check_private_key(ctx) != 1)) {
-    return fail(config_error("certificate and private key do not match"));
+    return unexpected(config_error("certificate and private key do not match"));
   }
   if (r == role::server && !has_certificate) {
-    detail::set_last_error_detail("a TLS server needs a certificate and a private key");
-    return fail(tls_errc::invalid_config);
+    return fail(tls_errc::invalid_config, "a TLS server needs a certificate and a private key");
   }
+  return {};
+}
 
+step set_verification(SSL_CTX* ctx, const config& c, role r) {
   bool verifies = r == role::client ? c.verify_peer : c.client_certificates != client_auth::none;
   if (verifies) {
     if (!c.ca_pem.empty() && !load_ca_pem(ctx, c.ca_pem)) {
-      return fail(config_error("CA certificates"));
+      return unexpected(config_error("CA certificates"));
     }
     if (!c.ca_file.empty() && SSL_CTX_load_verify_locations(ctx, c.ca_file.c_str(), nullptr) != 1) {
-      return fail(config_error(("CA file " + c.ca_file).c_str()));
+      return unexpected(config_error("CA file " + c.ca_file));
     }
     if (c.ca_pem.empty() && c.ca_file.empty()) SSL_CTX_set_default_verify_paths(ctx);
   }
@@ -186,24 +190,28 @@ result<context> context::make(const config& c, role r) {
     }
     SSL_CTX_set_verify(ctx, mode, nullptr);
   }
+  return {};
+}
 
+step set_alpn(context::state& s, const config& c, role r) {
   for (const auto& name : c.alpn) {
     if (name.empty() || name.size() > 255) {
-      detail::set_last_error_detail("an ALPN protocol name must be 1..255 bytes");
-      return fail(tls_errc::invalid_config);
+      return fail(tls_errc::invalid_config, "an ALPN protocol name must be 1..255 bytes");
     }
-    s->alpn_wire += static_cast<char>(name.size());
-    s->alpn_wire += name;
+    s.alpn_wire += static_cast<char>(name.size());
+    s.alpn_wire += name;
   }
-  if (!s->alpn_wire.empty()) {
-    if (r == role::client) {
-      SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(s->alpn_wire.data()),
-                              static_cast<unsigned int>(s->alpn_wire.size()));
-    } else {
-      SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
-    }
+  if (s.alpn_wire.empty()) return {};
+  if (r == role::client) {
+    SSL_CTX_set_alpn_protos(s.ctx, reinterpret_cast<const unsigned char*>(s.alpn_wire.data()),
+                            static_cast<unsigned int>(s.alpn_wire.size()));
+  } else {
+    SSL_CTX_set_alpn_select_cb(s.ctx, select_alpn, nullptr);
   }
+  return {};
+}
 
+void set_sessions(SSL_CTX* ctx, const config& c, role r) {
   if (r == role::client) {
     if (c.session_resumption) {
       SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -212,29 +220,55 @@ result<context> context::make(const config& c, role r) {
       SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
       SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     }
-  } else {
-    static const unsigned char id_context[] = "flowstack";
-    SSL_CTX_set_session_id_context(ctx, id_context, sizeof id_context - 1);
-    if (!c.session_resumption) {
-      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-      SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-      SSL_CTX_set_num_tickets(ctx, 0);
-    }
+    return;
   }
-  if (r == role::server && !c.sni_certificates.empty()) {
-    for (const auto& named : c.sni_certificates) {
-      config other = c;
-      other.sni_certificates.clear();
-      other.certificate_pem = named.certificate_pem;
-      other.certificate_file = named.certificate_file;
-      other.private_key_pem = named.private_key_pem;
-      other.private_key_file = named.private_key_file;
-      auto made = make(other, role::server);
-      if (!made) return fail(made.error());
-      s->by_server_name.emplace(named.server_name, std::move(*made));
-    }
-    SSL_CTX_set_tlsext_servername_callback(ctx, choose_certificate);
+  static const unsigned char id_context[] = "flowstack";
+  SSL_CTX_set_session_id_context(ctx, id_context, sizeof id_context - 1);
+  if (!c.session_resumption) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
   }
+}
+
+// Server: a context per SNI certificate, all else as in `c`.
+step add_sni_certificates(context::state& s, const config& c) {
+  if (c.sni_certificates.empty()) return {};
+  for (const auto& named : c.sni_certificates) {
+    config other = c;
+    other.sni_certificates.clear();
+    other.certificate_pem = named.certificate_pem;
+    other.certificate_file = named.certificate_file;
+    other.private_key_pem = named.private_key_pem;
+    other.private_key_file = named.private_key_file;
+    auto made = context::make(other, role::server);
+    if (!made) return unexpected(made.error());
+    s.by_server_name.emplace(named.server_name, std::move(*made));
+  }
+  SSL_CTX_set_tlsext_servername_callback(s.ctx, choose_certificate);
+  return {};
+}
+
+}  // namespace
+
+detailed<context> context::make(const config& c, role r) {
+  auto s = std::make_shared<state>();
+  s->settings = c;
+  s->side = r;
+  s->ctx = SSL_CTX_new(r == role::client ? TLS_client_method() : TLS_server_method());
+  if (s->ctx == nullptr) return unexpected(config_error("SSL_CTX_new"));
+  SSL_CTX* ctx = s->ctx;
+  SSL_CTX_set_app_data(ctx, s.get());
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  // Each step in turn; the first that fails says why.
+  step done = set_versions(ctx, c);
+  if (done) done = set_ciphers(ctx, c);
+  if (done) done = load_certificate(ctx, c, r);
+  if (done) done = set_verification(ctx, c, r);
+  if (done) done = set_alpn(*s, c, r);
+  if (done) set_sessions(ctx, c, r);
+  if (done && r == role::server) done = add_sni_certificates(*s, c);
+  if (!done) return unexpected(done.error());
   context made;
   made.state_ = std::move(s);
   return made;

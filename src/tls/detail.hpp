@@ -19,8 +19,4 @@ struct context::state {
   std::map<std::string, context> by_server_name;  // server: contexts of sni_certificates
 };
 
-namespace detail {
-void set_last_error_detail(std::string text);
-}  // namespace detail
-
 }  // namespace flowstack::tls

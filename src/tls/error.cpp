@@ -102,8 +102,6 @@ class tls_category_impl final : public std::error_category {
   }
 };
 
-thread_local std::string last_detail;
-
 }  // namespace
 
 const std::error_category& tls_category() noexcept {
@@ -132,15 +130,4 @@ int alert_of(std::error_code ec) noexcept {
   return -1;
 }
 
-std::string last_error_detail() {
-  return last_detail;
-}
-
-namespace detail {
-
-void set_last_error_detail(std::string text) {
-  last_detail = std::move(text);
-}
-
-}  // namespace detail
 }  // namespace flowstack::tls

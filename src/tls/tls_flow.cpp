@@ -73,8 +73,7 @@ struct flag_guard {
 }  // namespace
 
 tls_flow::tls_flow(flow inner, std::shared_ptr<context::state> ctx, SSL* ssl, std::string peer_name)
-    : flow_impl(inner.get_executor()),
-      inner_(std::move(inner)),
+    : layered_flow(std::move(inner)),
       ctx_(std::move(ctx)),
       ssl_(ssl),
       peer_name_(std::move(peer_name)),
@@ -94,7 +93,7 @@ tls_flow::~tls_flow() {
 std::string tls_flow::description() const {
   std::string what = SSL_is_server(ssl_) ? "tls server" : "tls client";
   if (!peer_name_.empty()) what += " (" + peer_name_ + ")";
-  return what + " over " + inner_.description();
+  return what + " over " + inner().description();
 }
 
 std::error_code tls_flow::engine_error(int ssl_result, bool in_handshake) {
@@ -115,14 +114,14 @@ std::error_code tls_flow::engine_error(int ssl_result, bool in_handshake) {
     }
   }
   if (!ec) ec = in_handshake ? tls_errc::handshake_failed : tls_errc::bad_record;
-  detail::set_last_error_detail(text[0] != '\0' ? text : ec.message());
+  failure_ = failure(ec, text[0] != '\0' ? ec.message() + " (" + text + ")" : ec.message());
   ERR_clear_error();
   engine_failed_ = true;
   return ec;
 }
 
 asio::awaitable<result<bool>> tls_flow::fill_in() {
-  auto r = co_await inner_.read();
+  auto r = co_await inner().read();
   if (!r) co_return fail(r.error());
   if (r->is_eof()) co_return false;
   const buffer& data = r->data();
@@ -144,7 +143,7 @@ asio::awaitable<write_result> tls_flow::flush_out() {
       auto chunk = buffer::create_uninitialized(pending);
       int got = BIO_read(wbio_, chunk.data(), static_cast<int>(pending));
       if (got <= 0) break;
-      r = co_await inner_.write(chunk.sub(0, static_cast<std::size_t>(got)));
+      r = co_await inner().write(chunk.sub(0, static_cast<std::size_t>(got)));
       if (!r) {
         out_error_ = r.error();
         break;
@@ -155,7 +154,7 @@ asio::awaitable<write_result> tls_flow::flush_out() {
   co_return r;
 }
 
-asio::awaitable<result<void>> tls_flow::handshake() {
+asio::awaitable<result<void>> tls_flow::run_handshake() {
   for (;;) {
     ERR_clear_error();
     int rc = SSL_do_handshake(ssl_);
@@ -209,22 +208,21 @@ asio::awaitable<read_result> tls_flow::do_read() {
       co_return data_or_eof(data.sub(0, got));
     }
     if (kind == SSL_ERROR_ZERO_RETURN) {  // close_notify: the peer's end of data
-      read_done_ = true;
       peer_ended_ = true;
-      co_await maybe_close_inner();
+      co_await end_read();
       co_return data_or_eof::eof();
     }
     auto in = co_await fill_in();
     if (!in) co_return fail(in.error());
     if (!*in) {
       // After shutdown(read) the inner eof is ours, not a cut in the peer's stream.
-      bool ours = read_done_;
-      read_done_ = true;
+      bool ours = read_ended();
       peer_ended_ = true;
       if (ours || ctx_->settings.allow_truncation) {
-        co_await maybe_close_inner();
+        co_await end_read();
         co_return data_or_eof::eof();
       }
+      mark_read_ended();
       co_return fail(tls_errc::truncated);
     }
   }
@@ -280,49 +278,29 @@ asio::awaitable<void> tls_flow::send_close_notify() {
   ERR_clear_error();
   SSL_shutdown(ssl_);
   ERR_clear_error();
-  co_await with_timeout(flush_out(), ctx_->settings.close_timeout);
-}
-
-asio::awaitable<void> tls_flow::maybe_close_inner() {
-  if (read_done_ && write_done_) co_await close_inner();
-}
-
-asio::awaitable<void> tls_flow::close_inner() {
-  if (inner_closed_) co_return;
-  inner_closed_ = true;
-  co_await inner_.close();
-  out_turn_.notify_all();
+  co_await with_timeout(flush_out(), ctx_->settings.close_timeout, *ctx_->settings.time);
 }
 
 asio::awaitable<void> tls_flow::do_shutdown_read() {
-  read_done_ = true;
-  co_await inner_.shutdown(shutdown_mode::read);
-  co_await maybe_close_inner();
+  mark_read_ended();
+  co_await inner().shutdown(shutdown_mode::read);
+  co_await end_read();
 }
 
 asio::awaitable<void> tls_flow::do_shutdown_write() {
   co_await send_close_notify();
-  write_done_ = true;
-  co_await maybe_close_inner();
+  co_await end_write();
 }
 
+// abort is layered_flow's: without close_notify the peer cannot take the cut stream for a
+// complete one (RFC 8446 §6.1).
 asio::awaitable<void> tls_flow::do_close() {
   // A write in flight holds the output turn: close does not wait behind it.
-  if (!write_done_ && !out_busy_) co_await send_close_notify();
-  write_done_ = true;
-  read_done_ = true;
+  if (!write_ended() && !out_busy_) co_await send_close_notify();
+  mark_write_ended();
+  mark_read_ended();
   co_await drain_inner();
-  co_await close_inner();
-}
-
-asio::awaitable<void> tls_flow::do_abort() {
-  // Without close_notify the peer cannot take the cut stream for a complete one (RFC 8446 §6.1).
-  write_done_ = true;
-  read_done_ = true;
-  if (inner_closed_) co_return;
-  inner_closed_ = true;
-  co_await inner_.abort();
-  out_turn_.notify_all();
+  co_await layered_flow::do_close();
 }
 
 asio::awaitable<void> tls_flow::drain_inner() {
@@ -331,9 +309,10 @@ asio::awaitable<void> tls_flow::drain_inner() {
   // that a client which only writes never reads, so take what has already arrived (briefly,
   // never waiting for the peer). After the peer's close_notify (its last record, RFC 8446
   // §6.1) or the inner eof nothing more can come, so there is nothing to wait for.
-  if (inner_closed_ || peer_ended_) co_return;
+  if (inner_closed() || peer_ended_) co_return;
   for (int i = 0; i < 64; ++i) {
-    auto r = co_await with_timeout(inner_.read(), std::chrono::milliseconds(1));
+    auto r =
+        co_await with_timeout(inner().read(), std::chrono::milliseconds(1), *ctx_->settings.time);
     if (!r || r->is_eof()) co_return;
   }
 }
@@ -378,34 +357,25 @@ session_info tls_flow::epoch() const {
   return info;
 }
 
-namespace {
-
-asio::awaitable<result<flow>> finish_handshake(std::unique_ptr<tls_flow> engine,
-                                               std::chrono::steady_clock::duration timeout) {
-  auto done = co_await with_timeout(engine->handshake(), timeout);
-  if (!done) {
-    co_await engine->close_inner();
-    // with_timeout's own timeout is this handshake's: say so (an inner flow's timeout stays).
-    if (done.error() == make_error_code(flow_errc::timeout)) {
-      co_return fail(tls_errc::handshake_timeout);
-    }
-    co_return fail(done.error());
+asio::awaitable<detailed<void>> tls_flow::handshake(clock::duration timeout) {
+  auto done = co_await with_timeout(run_handshake(), timeout, *ctx_->settings.time);
+  if (done) co_return detailed<void>{};
+  co_await close_inner();
+  // with_timeout's own timeout is this handshake's: say so (an inner flow's timeout stays).
+  if (done.error() == make_error_code(flow_errc::timeout)) {
+    co_return fail(tls_errc::handshake_timeout);
   }
-  co_return flow(std::move(engine));
+  // The engine's own failure says why; one of the inner flow's is its code's message.
+  if (engine_failed_ && failure_.code == done.error()) co_return unexpected(failure_);
+  co_return fail(done.error());
 }
 
-}  // namespace
+namespace {
 
-asio::awaitable<result<flow>> client(const context& ctx_ref, flow inner, std::string server_name) {
-  context ctx = ctx_ref;
-  const auto& state = ctx.get_state();
-  SSL* ssl = SSL_new(state->ctx);
-  if (ssl == nullptr) {
-    co_await inner.close();
-    co_return fail(tls_errc::invalid_config);
-  }
-  SSL_set_connect_state(ssl);
-  const config& c = state->settings;
+// The client's checks of the server it names: SNI (not for an IP address), the name or
+// address the certificate must carry, the session to resume.
+void name_server(SSL* ssl, const context::state& state, const std::string& server_name) {
+  const config& c = state.settings;
   bool ip = is_ip_address(server_name);
   if (!server_name.empty() && !ip) SSL_set_tlsext_host_name(ssl, server_name.c_str());
   if (c.verify_peer && !server_name.empty()) {
@@ -416,40 +386,56 @@ asio::awaitable<result<flow>> client(const context& ctx_ref, flow inner, std::st
     }
   }
   if (c.session_resumption) {
-    auto found = state->sessions.find(server_name);
-    if (found != state->sessions.end()) SSL_set_session(ssl, found->second);
+    auto found = state.sessions.find(server_name);
+    if (found != state.sessions.end()) SSL_set_session(ssl, found->second);
   }
-  auto engine = std::make_unique<tls_flow>(std::move(inner), state, ssl, server_name);
-  co_return co_await finish_handshake(std::move(engine), c.handshake_timeout);
 }
 
-asio::awaitable<result<flow>> server(const context& ctx_ref, flow inner) {
-  context ctx = ctx_ref;
+// One connection of `ctx` over `inner` in role `r`, returned once its handshake is done.
+asio::awaitable<detailed<flow>> connect(context ctx, role r, flow inner, std::string server_name) {
   const auto& state = ctx.get_state();
   SSL* ssl = SSL_new(state->ctx);
   if (ssl == nullptr) {
     co_await inner.close();
     co_return fail(tls_errc::invalid_config);
   }
-  SSL_set_accept_state(ssl);
-  auto engine = std::make_unique<tls_flow>(std::move(inner), state, ssl, std::string());
-  co_return co_await finish_handshake(std::move(engine), state->settings.handshake_timeout);
+  if (r == role::client) {
+    SSL_set_connect_state(ssl);
+    name_server(ssl, *state, server_name);
+  } else {
+    SSL_set_accept_state(ssl);
+  }
+  auto engine = std::make_unique<tls_flow>(std::move(inner), state, ssl, std::move(server_name));
+  auto done = co_await engine->handshake(state->settings.handshake_timeout);
+  if (!done) co_return unexpected(done.error());
+  co_return flow(std::move(engine));
 }
 
-asio::awaitable<result<flow>> client(const config& c, flow inner, std::string server_name) {
+}  // namespace
+
+// A copy of the context: the caller's may be replaced during the handshake.
+asio::awaitable<detailed<flow>> client(const context& ctx, flow inner, std::string server_name) {
+  return connect(ctx, role::client, std::move(inner), std::move(server_name));
+}
+
+asio::awaitable<detailed<flow>> server(const context& ctx, flow inner) {
+  return connect(ctx, role::server, std::move(inner), std::string());
+}
+
+asio::awaitable<detailed<flow>> client(const config& c, flow inner, std::string server_name) {
   auto ctx = context::make(c, role::client);
   if (!ctx) {
     co_await inner.close();
-    co_return fail(ctx.error());
+    co_return unexpected(ctx.error());
   }
   co_return co_await client(*ctx, std::move(inner), std::move(server_name));
 }
 
-asio::awaitable<result<flow>> server(const config& c, flow inner) {
+asio::awaitable<detailed<flow>> server(const config& c, flow inner) {
   auto ctx = context::make(c, role::server);
   if (!ctx) {
     co_await inner.close();
-    co_return fail(ctx.error());
+    co_return unexpected(ctx.error());
   }
   co_return co_await server(*ctx, std::move(inner));
 }

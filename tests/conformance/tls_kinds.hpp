@@ -37,12 +37,12 @@ inline asio::awaitable<std::pair<flow, flow>> tls_over(asio::any_io_executor ex,
                                                        std::pair<flow, flow> ends) {
   auto server_config = tls_server_config();
   auto client_config = tls_client_config();
-  test::background<result<flow>> server_side(ex,
-                                             tls::server(server_config, std::move(ends.second)));
+  test::background<detailed<flow>> server_side(ex,
+                                               tls::server(server_config, std::move(ends.second)));
   auto client_side = co_await tls::client(client_config, std::move(ends.first), "localhost");
   auto server_done = co_await server_side.get();
-  if (!client_side) setup_failed("TLS client handshake", client_side.error());
-  if (!server_done) setup_failed("TLS server handshake", server_done.error());
+  if (!client_side) setup_failed("TLS client handshake", client_side.error().code);
+  if (!server_done) setup_failed("TLS server handshake", server_done.error().code);
   co_return std::pair{std::move(*client_side), std::move(*server_done)};
 }
 

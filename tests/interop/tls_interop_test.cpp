@@ -83,7 +83,7 @@ asio::awaitable<exchange> talk(unsigned short port, context ctx, std::string nam
   }
   auto f = co_await client(ctx, std::move(*tcp), name);
   if (!f) {
-    result.error = f.error();
+    result.error = f.error().code;
     co_return result;
   }
   if (update_keys) {
@@ -236,7 +236,7 @@ asio::awaitable<served> serve_once(asio::any_io_executor ex, unsigned short port
   }
   auto f = co_await server(ctx, std::move(*accepted));
   if (!f) {
-    out.error = f.error();
+    out.error = f.error().code;
     co_return out;
   }
   out.session = f->as<tls_flow>()->epoch();

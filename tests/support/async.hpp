@@ -100,6 +100,10 @@ template <typename T>
 std::error_code error_of(const result<T>& r) {
   return r ? std::error_code{} : r.error();
 }
+template <typename T>
+std::error_code error_of(const detailed<T>& r) {
+  return r ? std::error_code{} : r.error().code;
+}
 
 // The text of a read result, "<eof>" or "<error: …>", so EXPECT_EQ failures read well.
 inline std::string describe(const read_result& r) {

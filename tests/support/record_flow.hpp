@@ -3,7 +3,8 @@
 // at most max_record bytes each) over an inner flow it owns, and ends its sending direction with an
 // empty record: the shape of TLS (records, close_notify) without the cryptography.
 //
-// The layering rules of the flow contract (DESIGN.md §1.3) as this flow follows them:
+// The layering rules of the flow contract (DESIGN.md §1.3) as this flow follows them (close,
+// abort and both halves done are layered_flow's):
 //   close            closes the inner flow;
 //   abort            aborts the inner flow, with no end record;
 //   shutdown(write)  sends the end record; the inner write side stays open;
@@ -19,26 +20,26 @@
 #include <flowstack/core/combinators.hpp>
 #include <flowstack/core/flow.hpp>
 #include <flowstack/core/framing.hpp>
+#include <flowstack/core/layered_flow.hpp>
 #include <string>
 #include <vector>
 
 namespace flowstack::test {
 
-class record_flow final : public flow_impl {
+class record_flow final : public layered_flow {
  public:
   static constexpr std::size_t max_record = 16 * 1024;
   static constexpr length_prefix prefix = length_prefix::be32;
 
-  explicit record_flow(flow inner) : flow_impl(inner.get_executor()), inner_(std::move(inner)) {}
+  explicit record_flow(flow inner) : layered_flow(std::move(inner)) {}
 
-  flow_impl* underlying() noexcept override { return &inner_.impl(); }
-  std::string description() const override { return "records over " + inner_.description(); }
+  std::string description() const override { return "records over " + inner().description(); }
 
  protected:
   asio::awaitable<read_result> do_read() override {
     // A cut record and a read cancelled from outside (with_timeout) are read_frame's to handle:
     // the octets read so far go back into the inner flow, so a later read loses none.
-    auto record = co_await read_frame(inner_, prefix, max_record);
+    auto record = co_await read_frame(inner(), prefix, max_record);
     if (!record) co_return fail(record.error());
     if (!*record || (*record)->empty()) {  // the inner eof between records, or the end record
       co_await end_read();
@@ -58,33 +59,19 @@ class record_flow final : public flow_impl {
         rest = std::move(later);
       }
     }
-    co_return co_await inner_.writev(records);
+    co_return co_await inner().writev(records);
   }
 
   asio::awaitable<void> do_shutdown_read() override {
-    co_await inner_.shutdown(shutdown_mode::read);
+    co_await inner().shutdown(shutdown_mode::read);
     co_await end_read();
   }
 
   asio::awaitable<void> do_shutdown_write() override {
     // The end record is best effort: shutdown never fails, and a peer that is gone needs none.
-    co_await inner_.write(frame_header(prefix, 0));
-    write_done_ = true;
-    if (read_done_) co_await inner_.close();
+    co_await inner().write(frame_header(prefix, 0));
+    co_await end_write();
   }
-
-  asio::awaitable<void> do_close() override { co_await inner_.close(); }
-  asio::awaitable<void> do_abort() override { co_await inner_.abort(); }
-
- private:
-  asio::awaitable<void> end_read() {
-    read_done_ = true;
-    if (write_done_) co_await inner_.close();
-  }
-
-  flow inner_;
-  bool read_done_ = false;
-  bool write_done_ = false;
 };
 
 // Layers records over `inner`.

@@ -12,6 +12,7 @@
 
 #include "support/async.hpp"
 #include "support/run.hpp"
+#include "support/virtual_time.hpp"
 #include "tls/test_certs.hpp"
 
 namespace flowstack::tls {
@@ -41,15 +42,15 @@ config client_config() {
 }
 
 struct handshakes {
-  result<flow> client;
-  result<flow> server;
+  detailed<flow> client;
+  detailed<flow> server;
 };
 
 // Both handshakes at once over a fresh memory pair.
 asio::awaitable<handshakes> connect(asio::any_io_executor ex, context client_ctx,
                                     context server_ctx, std::string name) {
   auto ends = memory_pair(ex);
-  background<result<flow>> server_side(ex, server(server_ctx, std::move(ends.second)));
+  background<detailed<flow>> server_side(ex, server(server_ctx, std::move(ends.second)));
   auto client_side = co_await client(client_ctx, std::move(ends.first), name);
   auto server_done = co_await server_side.get();
   co_return handshakes{std::move(client_side), std::move(server_done)};
@@ -137,16 +138,16 @@ TEST(tls, an_untrusted_certificate_fails_verification_with_openssls_reason) {
     auto h = co_await connect_configs(ex, client_config(), server_c, "localhost");
     EXPECT_FALSE(h.client);
     if ((h.client)) co_return;
-    EXPECT_EQ(kind_of(h.client.error()), tls_errc::verify_failed);
-    EXPECT_EQ(h.client.error(), verify_error(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT));
-    EXPECT_NE(h.client.error().message().find("self-signed"), std::string::npos)
-        << h.client.error().message();
+    EXPECT_EQ(kind_of(h.client.error().code), tls_errc::verify_failed);
+    EXPECT_EQ(h.client.error().code, verify_error(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT));
+    EXPECT_NE(h.client.error().code.message().find("self-signed"), std::string::npos)
+        << h.client.error().code.message();
     // The server hears why: the client's alert, by number.
     EXPECT_FALSE(h.server);
     if ((h.server)) co_return;
-    EXPECT_EQ(kind_of(h.server.error()), tls_errc::alert_received);
-    EXPECT_NE(h.server.error().message().find("(alert "), std::string::npos)
-        << h.server.error().message();
+    EXPECT_EQ(kind_of(h.server.error().code), tls_errc::alert_received);
+    EXPECT_NE(h.server.error().code.message().find("(alert "), std::string::npos)
+        << h.server.error().code.message();
   });
 }
 
@@ -155,9 +156,32 @@ TEST(tls, a_wrong_hostname_fails_verification_as_a_hostname_mismatch) {
     auto h = co_await connect_configs(ex, client_config(), server_config(), "example.org");
     EXPECT_FALSE(h.client);
     if ((h.client)) co_return;
-    EXPECT_EQ(h.client.error(), verify_error(X509_V_ERR_HOSTNAME_MISMATCH));
-    EXPECT_NE(h.client.error().message().find("mismatch"), std::string::npos);
+    EXPECT_EQ(h.client.error().code, verify_error(X509_V_ERR_HOSTNAME_MISMATCH));
+    EXPECT_NE(h.client.error().code.message().find("mismatch"), std::string::npos);
     co_await close_all(h);
+  });
+}
+
+TEST(tls, handshakes_failing_at_once_on_one_thread_each_keep_their_own_reason) {
+  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto untrusted = server_config();
+    untrusted.certificate_pem = certificates().untrusted_cert_pem;
+    untrusted.private_key_pem = certificates().untrusted_key_pem;
+    background<handshakes> first(ex, connect_configs(ex, client_config(), untrusted, "localhost"));
+    auto second = co_await connect_configs(ex, client_config(), server_config(), "example.org");
+    auto h = co_await first.get();
+    EXPECT_FALSE(h.client || second.client);
+    if (h.client || second.client) co_return;
+    // Each detail: the code's sentence, then OpenSSL's routine and reason.
+    const std::string& self_signed = h.client.error().detail;
+    const std::string& mismatch = second.client.error().detail;
+    EXPECT_EQ(self_signed.rfind(h.client.error().code.message(), 0), 0u) << self_signed;
+    EXPECT_NE(self_signed.find("certificate verify failed"), std::string::npos) << self_signed;
+    EXPECT_NE(self_signed.find("self-signed"), std::string::npos) << self_signed;
+    EXPECT_NE(mismatch.find("mismatch"), std::string::npos) << mismatch;
+    EXPECT_EQ(mismatch.find("self-signed"), std::string::npos) << mismatch;
+    co_await close_all(h);
+    co_await close_all(second);
   });
 }
 
@@ -211,8 +235,11 @@ TEST(tls, a_key_that_does_not_match_the_certificate_is_an_invalid_config) {
   c.private_key_pem = certificates().client_key_pem;
   auto ctx = context::make(c, role::server);
   ASSERT_FALSE(ctx);
-  EXPECT_EQ(ctx.error(), tls_errc::invalid_config);
-  EXPECT_FALSE(last_error_detail().empty());
+  EXPECT_EQ(ctx.error().code, tls_errc::invalid_config);
+  // OpenSSL's reason, after the setting it is about.
+  EXPECT_NE(ctx.error().detail.find("private key: "), std::string::npos) << ctx.error().detail;
+  EXPECT_NE(ctx.error().detail.find("key values mismatch"), std::string::npos)
+      << ctx.error().detail;
 }
 
 TEST(tls, a_required_client_certificate_is_verified_and_reported) {
@@ -334,7 +361,7 @@ TEST(tls, writev_gathers_small_buffers_into_full_records) {
     auto ends = memory_pair(ex);
     std::size_t written = 0;
     auto counted = make_flow<counting_flow>(std::move(ends.first), &written);
-    background<result<flow>> server_side(ex, server(server_config(), std::move(ends.second)));
+    background<detailed<flow>> server_side(ex, server(server_config(), std::move(ends.second)));
     auto c = co_await client(client_config(), std::move(counted), std::string("localhost"));
     auto s = co_await server_side.get();
     EXPECT_TRUE(c && s);
@@ -358,13 +385,13 @@ TEST(tls, garbage_instead_of_a_client_hello_fails_the_server_handshake) {
   test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto ends = memory_pair(ex);
     auto server_ctx = context::make(server_config(), role::server);
-    background<result<flow>> server_side(ex, server(*server_ctx, std::move(ends.second)));
+    background<detailed<flow>> server_side(ex, server(*server_ctx, std::move(ends.second)));
     auto w = co_await write_string(ends.first, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_TRUE(w);
     auto s = co_await server_side.get();
     EXPECT_FALSE(s);
     if ((s)) co_return;
-    EXPECT_EQ(s.error(), tls_errc::bad_record) << s.error().message();
+    EXPECT_EQ(s.error().code, tls_errc::bad_record) << s.error().detail;
     // The server closed its end: the other end reads to eof, nothing hangs.
     auto answer = co_await read_all(ends.first);
     EXPECT_TRUE(answer);
@@ -373,27 +400,57 @@ TEST(tls, garbage_instead_of_a_client_hello_fails_the_server_handshake) {
 }
 
 TEST(tls, a_peer_that_stops_mid_handshake_times_out_saying_it_was_the_handshake) {
-  test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
-    auto ends = memory_pair(ex);
-    auto server_c = server_config();
-    server_c.handshake_timeout = 200ms;
-    background<result<flow>> server_side(ex, server(server_c, std::move(ends.second)));
-    auto w = co_await write_string(ends.first, std::string("\x16\x03\x01\x00\x40", 5));
-    EXPECT_TRUE(w);
-    auto s = co_await server_side.get();
-    EXPECT_FALSE(s);
-    if ((s)) co_return;
-    EXPECT_EQ(s.error(), tls_errc::handshake_timeout);
-    EXPECT_EQ(s.error(), flow_condition::timeout) << "still a timeout to whoever asks";
-    EXPECT_NE(s.error().message().find("TLS handshake"), std::string::npos);
-    co_await ends.first.close();
-  });
+  test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        auto start = time.now();
+        auto ends = memory_pair(ex);
+        auto server_c = server_config();
+        server_c.handshake_timeout = 200ms;
+        server_c.time = &time;
+        background<detailed<flow>> server_side(ex, server(server_c, std::move(ends.second)));
+        auto w = co_await write_string(ends.first, std::string("\x16\x03\x01\x00\x40", 5));
+        EXPECT_TRUE(w);
+        auto s = co_await server_side.get();
+        EXPECT_FALSE(s);
+        if ((s)) co_return;
+        EXPECT_EQ(s.error().code, tls_errc::handshake_timeout);
+        EXPECT_EQ(s.error().code, flow_condition::timeout) << "still a timeout to whoever asks";
+        EXPECT_NE(s.error().detail.find("TLS handshake"), std::string::npos);
+        EXPECT_EQ(time.now() - start, 200ms) << "the bound is the config's clock's";
+        co_await ends.first.close();
+      });
+}
+
+TEST(tls, close_gives_up_on_close_notify_after_close_timeout_when_the_peer_reads_nothing) {
+  test::run_on_manual_clock(
+      [](asio::any_io_executor ex, manual_clock& time) -> asio::awaitable<void> {
+        // Four full TLS 1.3 records (16 KiB of plaintext, 22 octets of header, type and tag each)
+        // fill the client-to-server direction exactly: close_notify finds no room.
+        constexpr std::size_t records = 4;
+        auto ends = memory_pair(ex, {.capacity = records * (16 * 1024 + 22)});
+        auto client_c = client_config();
+        auto server_c = server_config();
+        client_c.time = &time;
+        server_c.time = &time;
+        background<detailed<flow>> server_side(ex, server(server_c, std::move(ends.second)));
+        auto c = co_await client(client_c, std::move(ends.first), "localhost");
+        auto s = co_await server_side.get();
+        EXPECT_TRUE(c && s);
+        if (!c || !s) co_return;
+        auto w = co_await write_string(*c, std::string(records * 16 * 1024, 'x'));
+        EXPECT_TRUE(w);
+        auto start = time.now();
+        co_await c->close();
+        EXPECT_GE(time.now() - start, client_c.close_timeout);
+        EXPECT_LT(time.now() - start, client_c.close_timeout + 100ms) << "bounded by close_timeout";
+        co_await s->close();
+      });
 }
 
 TEST(tls, a_peer_that_goes_away_mid_handshake_gives_closed) {
   test::run([](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto ends = memory_pair(ex);
-    background<result<flow>> client_side(
+    background<detailed<flow>> client_side(
         ex, client(client_config(), std::move(ends.first), std::string("localhost")));
     auto hello = co_await ends.second.read();
     EXPECT_TRUE(hello && !hello->is_eof());
@@ -401,7 +458,7 @@ TEST(tls, a_peer_that_goes_away_mid_handshake_gives_closed) {
     auto c = co_await client_side.get();
     EXPECT_FALSE(c);
     if ((c)) co_return;
-    EXPECT_EQ(c.error(), tls_errc::closed);
+    EXPECT_EQ(c.error().code, tls_errc::closed);
   });
 }
 
@@ -516,7 +573,7 @@ asio::awaitable<void> fault_run(asio::any_io_executor ex, std::uint64_t seed) {
   ends.second.as<memory_flow>()->cut_reads(1 + seed % 23, seed + 100);
   auto client_ctx = context::make(client_config(), role::client);
   auto server_ctx = context::make(server_config(), role::server);
-  background<result<flow>> server_side(ex, server(*server_ctx, std::move(ends.second)));
+  background<detailed<flow>> server_side(ex, server(*server_ctx, std::move(ends.second)));
   auto c = co_await client(*client_ctx, std::move(ends.first), "localhost");
   auto s = co_await server_side.get();
   EXPECT_TRUE(c && s) << "seed " << seed;
@@ -567,7 +624,7 @@ asio::awaitable<void> cut_run(asio::any_io_executor ex, std::uint64_t seed) {
   auto ends = memory_pair(ex, memory_pair_options{.capacity = 4096});
   ends.first.as<memory_flow>()->cut_reads(1 + seed % 17, seed);
   ends.second.as<memory_flow>()->cut_reads(1 + seed % 29, seed + 7);
-  background<result<flow>> server_side(ex, server(server_config(), std::move(ends.second)));
+  background<detailed<flow>> server_side(ex, server(server_config(), std::move(ends.second)));
   auto c = co_await client(client_config(), std::move(ends.first), std::string("localhost"));
   auto s = co_await server_side.get();
   EXPECT_TRUE(c && s) << "seed " << seed;

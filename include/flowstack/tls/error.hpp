@@ -37,9 +37,6 @@ tls_errc kind_of(std::error_code ec) noexcept;
 // The alert number of an alert_error code, or -1.
 int alert_of(std::error_code ec) noexcept;
 
-// OpenSSL's own text for the last TLS error seen on this thread (its error queue).
-std::string last_error_detail();
-
 }  // namespace flowstack::tls
 
 template <>

@@ -19,7 +19,9 @@
 //   auto f = co_await tls::client(*ctx, std::move(tcp), "example.org");
 #pragma once
 
+#include <flowstack/core/clock.hpp>
 #include <flowstack/core/flow.hpp>
+#include <flowstack/core/layered_flow.hpp>
 #include <flowstack/tls/error.hpp>
 
 #include <chrono>
@@ -85,9 +87,12 @@ struct config {
   // Peers that end the connection without close_notify: inner eof is eof, not `truncated`.
   bool allow_truncation = false;
 
-  std::chrono::steady_clock::duration handshake_timeout = std::chrono::seconds(10);
+  clock::duration handshake_timeout = std::chrono::seconds(10);
   // How long close and shutdown(write) wait to hand close_notify to the inner flow.
-  std::chrono::steady_clock::duration close_timeout = std::chrono::seconds(1);
+  clock::duration close_timeout = std::chrono::seconds(1);
+  // What the bounds above are measured on (tests give a manual_clock). It must outlive every
+  // context and flow made with this config.
+  flowstack::clock* time = &clock::steady();
 };
 
 enum class role { client, server };
@@ -96,7 +101,8 @@ enum class role { client, server };
 // its session cache (client) and ticket keys (server). Cheap to copy.
 class context {
  public:
-  static result<context> make(const config& c, role r);
+  // The failure says which setting OpenSSL rejected, and OpenSSL's reason.
+  static detailed<context> make(const config& c, role r);
 
   const config& settings() const noexcept;
   role side() const noexcept;
@@ -120,7 +126,7 @@ struct session_info {
 };
 
 // The TLS flow. Reach it with `f.as<tls::tls_flow>()`.
-class tls_flow final : public flow_impl {
+class tls_flow final : public layered_flow {
  public:
   tls_flow(flow inner, std::shared_ptr<context::state> ctx, SSL* ssl, std::string peer_name);
   ~tls_flow() override;
@@ -129,12 +135,15 @@ class tls_flow final : public flow_impl {
   // Sends a TLS 1.3 KeyUpdate (asking the peer to update too when `request_peer`).
   asio::awaitable<write_result> key_update(bool request_peer);
 
-  flow_impl* underlying() noexcept override { return &inner_.impl(); }
   std::string description() const override;
 
-  // Runs the handshake to its end (used by client() and server()).
-  asio::awaitable<result<void>> handshake();
-  asio::awaitable<void> close_inner();
+  // Runs the handshake to its end within `timeout` (used by client() and server()); when it
+  // fails, the inner flow is closed.
+  asio::awaitable<detailed<void>> handshake(clock::duration timeout);
+
+  // The last error of this flow's engine with OpenSSL's reason (a bad record, an alert), for a
+  // person; the code is what the failed operation returned.
+  const failure& last_failure() const noexcept { return failure_; }
 
  protected:
   asio::awaitable<read_result> do_read() override;
@@ -142,18 +151,17 @@ class tls_flow final : public flow_impl {
   asio::awaitable<void> do_shutdown_read() override;
   asio::awaitable<void> do_shutdown_write() override;
   asio::awaitable<void> do_close() override;
-  asio::awaitable<void> do_abort() override;
+  void on_inner_closed() override { out_turn_.notify_all(); }
 
  private:
   friend struct context_access;
   asio::awaitable<result<bool>> fill_in();
   asio::awaitable<write_result> flush_out();
+  asio::awaitable<result<void>> run_handshake();
   asio::awaitable<void> send_close_notify();
-  asio::awaitable<void> maybe_close_inner();
   asio::awaitable<void> drain_inner();
   std::error_code engine_error(int ssl_result, bool in_handshake);
 
-  flow inner_;
   std::shared_ptr<context::state> ctx_;
   SSL* ssl_;
   BIO* rbio_;  // ciphertext from the peer, owned by ssl_
@@ -162,11 +170,9 @@ class tls_flow final : public flow_impl {
   wait_queue out_turn_;
   std::error_code out_error_;
   bool out_busy_ = false;
-  bool read_done_ = false;
-  bool write_done_ = false;
-  bool inner_closed_ = false;
   bool handshake_done_ = false;
   bool engine_failed_ = false;
+  failure failure_;
   bool peer_ended_ = false;  // the peer's close_notify or the inner eof has been read
 
  public:
@@ -174,13 +180,14 @@ class tls_flow final : public flow_impl {
 };
 
 // The client side over `inner`: returns once the handshake is done. `server_name` is sent as
-// SNI (unless it is an IP address) and checked against the certificate when verifying.
-asio::awaitable<result<flow>> client(const context& ctx, flow inner, std::string server_name);
+// SNI (unless it is an IP address) and checked against the certificate when verifying. A failed
+// handshake's failure carries OpenSSL's reason.
+asio::awaitable<detailed<flow>> client(const context& ctx, flow inner, std::string server_name);
 // The server side over `inner`.
-asio::awaitable<result<flow>> server(const context& ctx, flow inner);
+asio::awaitable<detailed<flow>> server(const context& ctx, flow inner);
 
 // The same with a context made for this one connection (no session sharing).
-asio::awaitable<result<flow>> client(const config& c, flow inner, std::string server_name);
-asio::awaitable<result<flow>> server(const config& c, flow inner);
+asio::awaitable<detailed<flow>> client(const config& c, flow inner, std::string server_name);
+asio::awaitable<detailed<flow>> server(const config& c, flow inner);
 
 }  // namespace flowstack::tls
