@@ -129,8 +129,14 @@ struct scratch {
 // The setting of every test: a namespace, the TAP device fs0 in it with Linux at 10.213.10.1/24,
 // and the stack at 10.213.10.2 on the device (through a pcap tap when `capture` names a file).
 // `body` runs with the stack and the namespace; the stack goes once it returns.
+struct setting {
+  std::filesystem::path capture;
+  ipv4_layer::options network;
+};
+
 template <typename Body>
-void with_linux(const std::string& tag, Body body, const std::filesystem::path& capture = {}) {
+void with_linux(const std::string& tag, Body body, const setting& how = {}) {
+  const auto& capture = how.capture;
   test::network_namespace ns(tag);
   ASSERT_TRUE(ns.ok());
   ns.enter([&] {
@@ -148,6 +154,7 @@ void with_linux(const std::string& tag, Body body, const std::filesystem::path& 
           EXPECT_TRUE(ns.ip("addr add 10.213.10.1/24 dev fs0"));
           direct_stack_config config;
           config.ipv4 = {our_ip, 24, std::nullopt, 1500};
+          config.network = how.network;
           auto net = std::make_unique<direct_stack>(ex, std::move(dev), config);
           co_await body(*net, ns);
           net.reset();
@@ -321,24 +328,24 @@ TEST(linux_interop, a_capture_of_a_transfer_with_linux_has_nothing_malformed_for
   const auto capture = files.dir / "transfer.pcap";
   const std::string sent = pattern(512 * 1024);
   std::ofstream(files.dir / "in", std::ios::binary) << sent;
-  with_linux(
-      "pcap",
-      [&](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
-        std::string received;
-        auto l = net.listen({address_v4::any(), 5005}, [&](flow& f) -> asio::awaitable<void> {
-          received = co_await read_all(f);
-          auto w = co_await f.write(buffer::of_string(received.substr(0, 100000)));
-          EXPECT_TRUE(w);
-          co_await f.close();
-        });
-        CO_ASSERT_TRUE(l.has_value());
-        kernel_command socat(ns, "socat -t 5 FILE:" + (files.dir / "in").string() +
-                                     " TCP:" + our_address + ":5005 > /dev/null");
-        bool ok = co_await socat.succeeded();
-        EXPECT_TRUE(ok) << socat.output();
-        EXPECT_EQ(received.size(), sent.size());
-      },
-      capture);
+  with_linux("pcap",
+             [&](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
+               std::string received;
+               auto l =
+                   net.listen({address_v4::any(), 5005}, [&](flow& f) -> asio::awaitable<void> {
+                     received = co_await read_all(f);
+                     auto w = co_await f.write(buffer::of_string(received.substr(0, 100000)));
+                     EXPECT_TRUE(w);
+                     co_await f.close();
+                   });
+               CO_ASSERT_TRUE(l.has_value());
+               kernel_command socat(ns, "socat -t 5 FILE:" + (files.dir / "in").string() +
+                                            " TCP:" + our_address + ":5005 > /dev/null");
+               bool ok = co_await socat.succeeded();
+               EXPECT_TRUE(ok) << socat.output();
+               EXPECT_EQ(received.size(), sent.size());
+             },
+             {.capture = capture});
   const std::string tshark = std::string(TSHARK_BINARY) + " -o tcp.check_checksum:TRUE -o " +
                              "ip.check_checksum:TRUE -r " + capture.string();
   auto count = [&tshark](const std::string& filter) {
@@ -351,6 +358,81 @@ TEST(linux_interop, a_capture_of_a_transfer_with_linux_has_nothing_malformed_for
                   "_ws.expert.severity >= error)"),
             all)
       << "tshark found problems in the capture";
+}
+
+// Crafted packets from the kernel's side, by scapy: each is something a stack must not take.
+// argv[1] is the stack's port of the connection from it to the kernel's port 5006.
+const char* const bad_packets = R"(
+import sys
+from scapy.all import Ether, IP, ICMP, TCP, Raw, sendp, conf
+conf.verb = 0
+us, port = "10.213.10.2", int(sys.argv[1])
+def send(p):
+    sendp(Ether(dst="02:00:00:00:42:02") / p, iface="fs0")
+send(IP(dst=us, chksum=0x1234) / ICMP())                              # IPv4 header checksum
+send(IP(dst=us) / TCP(sport=40001, dport=7000, flags="S", chksum=0x1234))  # TCP checksum
+send(IP(dst=us) / TCP(sport=40002, dport=7000, flags="S", dataofs=6) / Raw(b"\x02\x08\x05\xb4"))
+send(IP(dst=us) / TCP(sport=40003, dport=7000, flags="S", dataofs=4))    # header shorter than 20
+send(IP(dst=us, len=30) / TCP(sport=40004, dport=7000, flags="S"))       # segment cut short
+send(IP(dst=us) / TCP(sport=5006, dport=port, flags="R", seq=0x7fff0000))  # RST out of window
+send(IP(dst=us) / TCP(sport=5006, dport=port, flags="PA", seq=0x7fff0000) / Raw(b"junk"))
+send(IP(dst=us) / TCP(sport=40005, dport=7000, flags="SF"))
+send(IP(dst=us, id=777, flags="MF", frag=0, proto=17) / Raw(b"a" * 24))  # overlapping
+send(IP(dst=us, id=777, frag=2, proto=17) / Raw(b"b" * 16))
+send(IP(dst=us, id=778, flags="MF", frag=0, proto=17) / Raw(b"c" * 16))  # never completed
+)";
+
+TEST(linux_interop, crafted_bad_packets_from_scapy_are_dropped_and_a_connection_outlives_them) {
+  scratch files("scapy");
+  std::ofstream(files.dir / "bad.py") << bad_packets;
+  ipv4_layer::options network;
+  network.fragments.timeout = std::chrono::seconds(1);
+  with_linux("scapy",
+             [&](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
+               auto l = net.listen({address_v4::any(), 7000},
+                                   [](flow& f) -> asio::awaitable<void> { co_await f.close(); });
+               CO_ASSERT_TRUE(l.has_value());
+               kernel_command echo(ns, "socat TCP-LISTEN:5006,reuseaddr EXEC:cat");
+               auto f = co_await connect_when_listening(net, 5006);
+               CO_ASSERT_TRUE(f.has_value());
+               auto w = co_await f->write(buffer::of_string("before"));
+               EXPECT_TRUE(w);
+               auto before = co_await read_exactly(*f, 6);
+               CO_ASSERT_TRUE(before.has_value());
+               EXPECT_EQ(before->to_string(), "before");
+
+               const auto tcp_before = net.tcp().stats();
+               const auto bad_before = net.network().drops(ipv4_layer::drop_reason::bad_packet);
+               const auto port = f->as<net::tcp_flow>()->src().port();
+               kernel_command scapy(ns, "/usr/bin/python3 " + (files.dir / "bad.py").string() +
+                                            " " + std::to_string(port));
+               bool sent = co_await scapy.succeeded();
+               EXPECT_TRUE(sent) << scapy.output();
+               co_await pause(1500ms);  // past the fragment timeout
+
+               EXPECT_EQ(net.network().drops(ipv4_layer::drop_reason::bad_packet) - bad_before, 1u);
+               // The bad checksum, the option running past the header, the data offset below 5 and
+               // the segment longer than its packet.
+               EXPECT_EQ(net.tcp().stats().malformed - tcp_before.malformed, 4u);
+               EXPECT_EQ(net.tcp().stats().resets_sent, tcp_before.resets_sent);
+               EXPECT_EQ(net.network().fragments_dropped().overlapping, 1u);
+               EXPECT_EQ(net.network().fragments_dropped().timed_out, 1u);
+
+               // Neither the RST nor the data out of the window touched the connection (RFC 5961,
+               // RFC 9293 §3.10.7.4).
+               w = co_await f->write(buffer::of_string("after"));
+               EXPECT_TRUE(w);
+               auto after = co_await read_exactly(*f, 5);
+               CO_ASSERT_TRUE(after.has_value());
+               EXPECT_EQ(after->to_string(), "after");
+               co_await f->shutdown(shutdown_mode::write);
+               auto rest = co_await read_all(*f);
+               EXPECT_EQ(rest, "");
+               co_await f->close();
+               bool ended = co_await echo.succeeded();
+               EXPECT_TRUE(ended) << echo.output();
+             },
+             {.network = network});
 }
 
 }  // namespace
