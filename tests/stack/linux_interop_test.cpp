@@ -4,7 +4,6 @@
 
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <flowstack/core/combinators.hpp>
@@ -16,9 +15,9 @@
 #include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "support/netns.hpp"
+#include "support/netns_command.hpp"
 #include "support/run.hpp"
 
 namespace flowstack::stack {
@@ -32,44 +31,6 @@ const address_v4 our_ip = asio::ip::make_address_v4("10.213.10.2");
 const address_v4 linux_ip = asio::ip::make_address_v4("10.213.10.1");
 const address_v4 nobody_ip = asio::ip::make_address_v4("10.213.10.99");
 const std::string our_address = "10.213.10.2";
-
-// A shell command run inside the namespace on a thread of its own, so that the stack goes on
-// running meanwhile. `timeout` bounds it, so the thread is always joined.
-class kernel_command {
- public:
-  kernel_command(const test::network_namespace& ns, const std::string& line)
-      : thread_([this,
-                 command = "timeout 8 ip netns exec " + ns.name() + " sh -c '" + line + "' 2>&1"] {
-          std::FILE* p = ::popen(command.c_str(), "r");
-          if (p) {
-            char chunk[4096];
-            while (std::size_t n = std::fread(chunk, 1, sizeof chunk, p)) output_.append(chunk, n);
-            status_ = ::pclose(p);
-          }
-          done_ = true;
-        }) {}
-  ~kernel_command() { thread_.join(); }
-  kernel_command(const kernel_command&) = delete;
-  kernel_command& operator=(const kernel_command&) = delete;
-
-  // Waits for the command's end (at most 10 s; `timeout` ends it before) and says whether it
-  // exited with status 0. output() is its stdout and stderr.
-  asio::awaitable<bool> succeeded() {
-    asio::steady_timer tick(co_await asio::this_coro::executor);
-    for (int i = 0; i < 1000 && !done_; ++i) {
-      tick.expires_after(10ms);
-      co_await tick.async_wait(asio::use_awaitable);
-    }
-    co_return done_&& status_ == 0;
-  }
-  const std::string& output() const { return output_; }
-
- private:
-  std::string output_;
-  int status_ = -1;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 // Bytes no two offsets of which are likely to repeat in step, so that a lost, doubled or
 // misplaced segment shows in a comparison.
@@ -166,11 +127,11 @@ void with_linux(const std::string& tag, Body body, const setting& how = {}) {
 
 TEST(linux_interop, the_kernel_pings_the_stack_and_learns_its_address_by_arp) {
   with_linux("ping", [](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
-    kernel_command ping(ns, "ping -c 3 -i 0.2 -W 2 -s 1200 " + our_address);
+    test::kernel_command ping(ns, "ping -c 3 -i 0.2 -W 2 -s 1200 " + our_address);
     bool answered = co_await ping.succeeded();
     EXPECT_TRUE(answered) << ping.output();
     EXPECT_NE(ping.output().find("3 received"), std::string::npos) << ping.output();
-    kernel_command neigh(ns, "ip neigh show " + our_address);
+    test::kernel_command neigh(ns, "ip neigh show " + our_address);
     bool shown = co_await neigh.succeeded();
     EXPECT_TRUE(shown);
     EXPECT_NE(neigh.output().find("lladdr 02:00:00:00:42:02"), std::string::npos) << neigh.output();
@@ -192,7 +153,7 @@ TEST(linux_interop, socat_sends_megabytes_to_a_stack_listener_byte_for_byte) {
           ended = true;
         });
         CO_ASSERT_TRUE(l.has_value());
-        kernel_command socat(
+        test::kernel_command socat(
             ns, "socat -u FILE:" + (files.dir / "in").string() + " TCP:" + our_address + ":5001");
         bool sent_all = co_await socat.succeeded();
         EXPECT_TRUE(sent_all) << socat.output();
@@ -209,7 +170,7 @@ TEST(linux_interop, the_stack_sends_megabytes_to_a_socat_listener_byte_for_byte)
   const std::string sent = pattern(3 * 1024 * 1024 + 5);
   with_linux("from-stack",
              [&](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
-               kernel_command socat(
+               test::kernel_command socat(
                    ns, "socat -u TCP-LISTEN:5002,reuseaddr CREATE:" + (files.dir / "out").string());
                auto f = co_await connect_when_listening(net, 5002);
                CO_ASSERT_TRUE(f.has_value());
@@ -228,26 +189,27 @@ TEST(linux_interop, the_stack_sends_megabytes_to_a_socat_listener_byte_for_byte)
 }
 
 TEST(linux_interop, the_stack_answers_after_the_kernel_has_shut_its_writing_half) {
-  with_linux(
-      "half-in", [](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
-        auto l = net.listen({address_v4::any(), 5003}, [](flow& f) -> asio::awaitable<void> {
-          auto got = co_await read_all(f);  // to the kernel's FIN
-          auto w = co_await f.write(buffer::of_string("after your FIN: " + got));
-          EXPECT_TRUE(w);
-          co_await f.close();
-        });
-        CO_ASSERT_TRUE(l.has_value());
-        kernel_command socat(ns, "printf question | socat -t 5 - TCP:" + our_address + ":5003");
-        bool ok = co_await socat.succeeded();
-        EXPECT_TRUE(ok) << socat.output();
-        EXPECT_EQ(socat.output(), "after your FIN: question");
-      });
+  with_linux("half-in",
+             [](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
+               auto l = net.listen({address_v4::any(), 5003}, [](flow& f) -> asio::awaitable<void> {
+                 auto got = co_await read_all(f);  // to the kernel's FIN
+                 auto w = co_await f.write(buffer::of_string("after your FIN: " + got));
+                 EXPECT_TRUE(w);
+                 co_await f.close();
+               });
+               CO_ASSERT_TRUE(l.has_value());
+               test::kernel_command socat(
+                   ns, "printf question | socat -t 5 - TCP:" + our_address + ":5003");
+               bool ok = co_await socat.succeeded();
+               EXPECT_TRUE(ok) << socat.output();
+               EXPECT_EQ(socat.output(), "after your FIN: question");
+             });
 }
 
 TEST(linux_interop, the_kernel_answers_after_the_stack_has_shut_its_writing_half) {
   with_linux("half-out",
              [](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
-               kernel_command socat(ns, "socat TCP-LISTEN:5004,reuseaddr EXEC:\"wc -c\"");
+               test::kernel_command socat(ns, "socat TCP-LISTEN:5004,reuseaddr EXEC:\"wc -c\"");
                auto f = co_await connect_when_listening(net, 5004);
                CO_ASSERT_TRUE(f.has_value());
                auto w = co_await f->write(buffer::of_string(pattern(100000)));
@@ -278,10 +240,11 @@ TEST(linux_interop, curl_fetches_a_page_from_an_http_responder_on_the_stack) {
       co_await f.close();
     });
     CO_ASSERT_TRUE(l.has_value());
-    kernel_command curl(ns,
-                        "curl -sS --max-time 5 -o /dev/null -w \"%{http_code} %{size_download}\" "
-                        "http://" +
-                            our_address + ":8080/page");
+    test::kernel_command curl(
+        ns,
+        "curl -sS --max-time 5 -o /dev/null -w \"%{http_code} %{size_download}\" "
+        "http://" +
+            our_address + ":8080/page");
     bool ok = co_await curl.succeeded();
     EXPECT_TRUE(ok) << curl.output();
     EXPECT_EQ(curl.output(), "200 200000");
@@ -339,8 +302,8 @@ TEST(linux_interop, a_capture_of_a_transfer_with_linux_has_nothing_malformed_for
                      co_await f.close();
                    });
                CO_ASSERT_TRUE(l.has_value());
-               kernel_command socat(ns, "socat -t 5 FILE:" + (files.dir / "in").string() +
-                                            " TCP:" + our_address + ":5005 > /dev/null");
+               test::kernel_command socat(ns, "socat -t 5 FILE:" + (files.dir / "in").string() +
+                                                  " TCP:" + our_address + ":5005 > /dev/null");
                bool ok = co_await socat.succeeded();
                EXPECT_TRUE(ok) << socat.output();
                EXPECT_EQ(received.size(), sent.size());
@@ -387,52 +350,53 @@ TEST(linux_interop, crafted_bad_packets_from_scapy_are_dropped_and_a_connection_
   std::ofstream(files.dir / "bad.py") << bad_packets;
   ipv4_layer::options network;
   network.fragments.timeout = std::chrono::seconds(1);
-  with_linux("scapy",
-             [&](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
-               auto l = net.listen({address_v4::any(), 7000},
-                                   [](flow& f) -> asio::awaitable<void> { co_await f.close(); });
-               CO_ASSERT_TRUE(l.has_value());
-               kernel_command echo(ns, "socat TCP-LISTEN:5006,reuseaddr EXEC:cat");
-               auto f = co_await connect_when_listening(net, 5006);
-               CO_ASSERT_TRUE(f.has_value());
-               auto w = co_await f->write(buffer::of_string("before"));
-               EXPECT_TRUE(w);
-               auto before = co_await read_exactly(*f, 6);
-               CO_ASSERT_TRUE(before.has_value());
-               EXPECT_EQ(before->to_string(), "before");
+  with_linux(
+      "scapy",
+      [&](direct_stack& net, test::network_namespace& ns) -> asio::awaitable<void> {
+        auto l = net.listen({address_v4::any(), 7000},
+                            [](flow& f) -> asio::awaitable<void> { co_await f.close(); });
+        CO_ASSERT_TRUE(l.has_value());
+        test::kernel_command echo(ns, "socat TCP-LISTEN:5006,reuseaddr EXEC:cat");
+        auto f = co_await connect_when_listening(net, 5006);
+        CO_ASSERT_TRUE(f.has_value());
+        auto w = co_await f->write(buffer::of_string("before"));
+        EXPECT_TRUE(w);
+        auto before = co_await read_exactly(*f, 6);
+        CO_ASSERT_TRUE(before.has_value());
+        EXPECT_EQ(before->to_string(), "before");
 
-               const auto tcp_before = net.tcp().stats();
-               const auto bad_before = net.network().drops(ipv4_layer::drop_reason::bad_packet);
-               const auto port = f->as<net::tcp_flow>()->src().port();
-               kernel_command scapy(ns, "/usr/bin/python3 " + (files.dir / "bad.py").string() +
-                                            " " + std::to_string(port));
-               bool sent = co_await scapy.succeeded();
-               EXPECT_TRUE(sent) << scapy.output();
-               co_await pause(1500ms);  // past the fragment timeout
+        const auto tcp_before = net.tcp().stats();
+        const auto bad_before = net.network().drops(ipv4_layer::drop_reason::bad_packet);
+        const auto port = f->as<net::tcp_flow>()->src().port();
+        test::kernel_command scapy(
+            ns, "/usr/bin/python3 " + (files.dir / "bad.py").string() + " " + std::to_string(port));
+        bool sent = co_await scapy.succeeded();
+        EXPECT_TRUE(sent) << scapy.output();
+        co_await pause(1500ms);  // past the fragment timeout
 
-               EXPECT_EQ(net.network().drops(ipv4_layer::drop_reason::bad_packet) - bad_before, 1u);
-               // The bad checksum, the option running past the header, the data offset below 5 and
-               // the segment longer than its packet.
-               EXPECT_EQ(net.tcp().stats().malformed - tcp_before.malformed, 4u);
-               EXPECT_EQ(net.tcp().stats().resets_sent, tcp_before.resets_sent);
-               EXPECT_EQ(net.network().fragments_dropped().overlapping, 1u);
-               EXPECT_EQ(net.network().fragments_dropped().timed_out, 1u);
+        EXPECT_EQ(net.network().drops(ipv4_layer::drop_reason::bad_packet) - bad_before, 1u);
+        // The bad checksum, the option running past the header, the data offset below 5 and
+        // the segment longer than its packet.
+        EXPECT_EQ(net.tcp().stats().malformed - tcp_before.malformed, 4u);
+        EXPECT_EQ(net.tcp().stats().resets_sent, tcp_before.resets_sent);
+        EXPECT_EQ(net.network().fragments_dropped().overlapping, 1u);
+        EXPECT_EQ(net.network().fragments_dropped().timed_out, 1u);
 
-               // Neither the RST nor the data out of the window touched the connection (RFC 5961,
-               // RFC 9293 §3.10.7.4).
-               w = co_await f->write(buffer::of_string("after"));
-               EXPECT_TRUE(w);
-               auto after = co_await read_exactly(*f, 5);
-               CO_ASSERT_TRUE(after.has_value());
-               EXPECT_EQ(after->to_string(), "after");
-               co_await f->shutdown(shutdown_mode::write);
-               auto rest = co_await read_all(*f);
-               EXPECT_EQ(rest, "");
-               co_await f->close();
-               bool ended = co_await echo.succeeded();
-               EXPECT_TRUE(ended) << echo.output();
-             },
-             {.network = network});
+        // Neither the RST nor the data out of the window touched the connection (RFC 5961,
+        // RFC 9293 §3.10.7.4).
+        w = co_await f->write(buffer::of_string("after"));
+        EXPECT_TRUE(w);
+        auto after = co_await read_exactly(*f, 5);
+        CO_ASSERT_TRUE(after.has_value());
+        EXPECT_EQ(after->to_string(), "after");
+        co_await f->shutdown(shutdown_mode::write);
+        auto rest = co_await read_all(*f);
+        EXPECT_EQ(rest, "");
+        co_await f->close();
+        bool ended = co_await echo.succeeded();
+        EXPECT_TRUE(ended) << echo.output();
+      },
+      {.network = network});
 }
 
 }  // namespace
