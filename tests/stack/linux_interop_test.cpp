@@ -327,7 +327,11 @@ TEST(linux_interop, a_capture_of_a_transfer_with_linux_has_nothing_malformed_for
 // argv[1] is the stack's port of the connection from it to the kernel's port 5006.
 const char* const bad_packets = R"(
 import sys
-from scapy.all import Ether, IP, ICMP, TCP, Raw, sendp, conf
+from scapy.config import conf
+from scapy.layers.inet import IP, ICMP, TCP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+from scapy.sendrecv import sendp
 conf.verb = 0
 us, port = "10.213.10.2", int(sys.argv[1])
 def send(p):
@@ -356,7 +360,8 @@ TEST(linux_interop, crafted_bad_packets_from_scapy_are_dropped_and_a_connection_
         auto l = net.listen({address_v4::any(), 7000},
                             [](flow& f) -> asio::awaitable<void> { co_await f.close(); });
         CO_ASSERT_TRUE(l.has_value());
-        test::kernel_command echo(ns, "socat TCP-LISTEN:5006,reuseaddr EXEC:cat");
+        // Scapy starts slowly on a loaded machine: the echo outlives it by a wide margin.
+        test::kernel_command echo(ns, "socat TCP-LISTEN:5006,reuseaddr EXEC:cat", 15s);
         auto f = co_await connect_when_listening(net, 5006);
         CO_ASSERT_TRUE(f.has_value());
         auto w = co_await f->write(buffer::of_string("before"));
