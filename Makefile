@@ -7,7 +7,7 @@ PACKAGES := cmake ninja-build g++ clang clang-format libclang-rt-14-dev ccache \
             libasio-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libssl-dev \
             socat iperf3 iproute2 procps openssl knot-dnsutils \
             dnsperf dnsdist dnsmasq-base unbound python3 util-linux \
-            tshark python3-scapy bsdutils groff-base man-db
+            tshark python3-scapy bsdutils groff-base man-db iputils-ping
 
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)

@@ -131,6 +131,8 @@ void tcp_layer::input_listener(listener& l, const ipv4_header& ip, const tcp_seg
     return;
   }
   if (!h.has(tcp_flag::syn)) return;  // RFC 9293 §3.10.7.2: anything else is dropped
+  // SYN with FIN is no opening any real stack sends, only scanners do: dropped, as Linux does.
+  if (h.has(tcp_flag::fin)) return;
   if (l.half_open + l.ready.size() >= l.backlog) {
     ++counters_.syns_dropped;
     return;

@@ -110,9 +110,11 @@ TEST(tcp_layer, a_listener_answers_syn_with_syn_ack_and_an_ack_without_a_connect
   out = w.sent();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].flags, tcp_flag::rst);
-  // Neither a bare FIN nor a segment without flags starts anything (RFC 9293 §3.10.7.2).
+  // Neither a bare FIN nor a segment without flags starts anything (RFC 9293 §3.10.7.2), nor
+  // a SYN with FIN.
   w.send(40002, 80, tcp_flag::fin, 5000);
   w.send(40003, 80, 0, 5000);
+  w.send(40004, 80, tcp_flag::syn | tcp_flag::fin, 5000);
   EXPECT_TRUE(w.sent().empty());
   EXPECT_EQ(w.layer.connections(), 1u);
 }
