@@ -99,7 +99,7 @@ struct receipt {
 asio::awaitable<void> receive_to_eof(flow& tcp, tls::context* ctx, receipt* r) {
   auto f = co_await tls::server(*ctx, std::move(tcp));
   if (!f) {
-    r->error = f.error();
+    r->error = f.error().code;
     r->done.set_value();
     co_return;
   }
@@ -134,7 +134,7 @@ asio::awaitable<sent> send_bulk(asio::any_io_executor, tls::context* ctx, std::u
   }
   auto f = co_await tls::client(*ctx, std::move(*tcp), "localhost");
   if (!f) {
-    out.error = f.error();
+    out.error = f.error().code;
     co_return out;
   }
   out.cipher = f->as<tls::tls_flow>()->epoch().cipher;
@@ -215,7 +215,7 @@ asio::awaitable<handshake_tally> connect_many(asio::any_io_executor, tls::contex
     }
     auto f = co_await tls::client(*ctx, std::move(*tcp), "localhost");
     if (!f) {
-      t.error = f.error();
+      t.error = f.error().code;
       t.failed_at = i;
       co_return t;
     }
