@@ -40,7 +40,8 @@ detailed<vchan_name> parse_vchan_name(const std::string& text) {
                         "\" is not a number from 0 to 65535");
   }
   std::string port = text.substr(colon + 1);
-  if (!vchan::port::is_valid(port)) return invalid_name(vchan::port::why(port));
+  auto checked = vchan::port::parse(port);
+  if (!checked) return unexpected(checked.error());
   // The entry is "<dir>/<domid>-<port>": with the shortest directory there is, one character.
   std::size_t shortest = 2 + std::to_string(name.domid).size() + 1 + port.size();
   if (shortest >= sizeof(sockaddr_un{}.sun_path)) {
@@ -49,7 +50,7 @@ detailed<vchan_name> parse_vchan_name(const std::string& text) {
                         "a Unix socket address (" +
                         std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes at most)");
   }
-  name.port.emplace(port);
+  name.port = std::move(*checked);
   return name;
 }
 

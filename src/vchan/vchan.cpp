@@ -728,7 +728,7 @@ asio::awaitable<result<flow>> attach(asio::any_io_executor ex, std::string path,
 }  // namespace
 
 port::port(std::string_view name) : name_(name) {
-  if (!is_valid(name)) throw std::invalid_argument(why(name));
+  if (!is_valid(name)) throw std::invalid_argument(parse(name).error().detail);
 }
 
 bool port::is_valid(std::string_view name) noexcept {
@@ -739,13 +739,13 @@ bool port::is_valid(std::string_view name) noexcept {
   });
 }
 
-std::string port::why(std::string_view bad_name) {
-  return "invalid vchan port \"" + escape_controls(bad_name) +
-         "\": a port name must match [a-zA-Z0-9_-]+ (one or more letters, digits, '_' or '-')";
-}
-
-result<port> port::parse(std::string_view name) {
-  if (!is_valid(name)) return fail(vchan_errc::invalid_port);
+detailed<port> port::parse(std::string_view name) {
+  if (!is_valid(name)) {
+    return fail(vchan_errc::invalid_port,
+                "invalid vchan port \"" + escape_controls(name) +
+                    "\": a port name must match [a-zA-Z0-9_-]+ (one or more letters, digits, '_' "
+                    "or '-')");
+  }
   return port(name);
 }
 

@@ -65,8 +65,8 @@ TEST(vchan_port, accepts_letters_digits_underscore_and_dash) {
 }
 
 TEST(vchan_port, bad_name_error_names_the_rule_and_the_name) {
-  EXPECT_EQ(port::parse("a b").error(), vchan_errc::invalid_port);
-  EXPECT_EQ(port::parse("").error(), vchan_errc::invalid_port);
+  EXPECT_EQ(port::parse("a b").error().code, vchan_errc::invalid_port);
+  EXPECT_EQ(port::parse("").error().code, vchan_errc::invalid_port);
   try {
     port bad("we/b");
     FAIL() << "accepted " << bad.name();
@@ -78,7 +78,9 @@ TEST(vchan_port, bad_name_error_names_the_rule_and_the_name) {
 }
 
 TEST(vchan_port, bad_name_error_escapes_control_characters) {
-  std::string message = port::why("a\x1b[2J\n");
+  auto bad = port::parse("a\x1b[2J\n");
+  ASSERT_FALSE(bad);
+  const std::string& message = bad.error().detail;
   EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   EXPECT_NE(message.find("a\\x1b[2J\\x0a"), std::string::npos) << message;

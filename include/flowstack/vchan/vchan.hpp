@@ -55,10 +55,8 @@ class port {
  public:
   // Throws std::invalid_argument naming the rule and the bad string.
   explicit port(std::string_view name);
-  // vchan_errc::invalid_port for a bad name (`why(name)` says what is wrong with it).
-  static result<port> parse(std::string_view name);
-  // The sentence for a bad name: the rule and the name itself.
-  static std::string why(std::string_view bad_name);
+  // vchan_errc::invalid_port for a bad name, with a sentence naming the rule and the name.
+  static detailed<port> parse(std::string_view name);
   static bool is_valid(std::string_view name) noexcept;
 
   const std::string& name() const noexcept { return name_; }
