@@ -10,6 +10,7 @@
 #include <flowstack/stack/icmp.hpp>
 #include <flowstack/stack/udp.hpp>
 #include <unordered_map>
+#include <utility>
 
 namespace flowstack::stack {
 namespace {
@@ -357,6 +358,15 @@ class direct_udp_socket final : public net::datagram_socket {
     arrived_.notify_one();
   }
 
+  // As a kernel socket does: a connected socket's next receive, once the datagrams that came
+  // before are read, fails with what the error says; an unconnected socket hears nothing of it
+  // (it could not tell which of its peers the error is about without IP_RECVERR).
+  void input_icmp_error(const net::udp_endpoint& about, unreachable_code code) {
+    if (!peer_ || *peer_ != about || code == unreachable_code::fragmentation_needed) return;
+    pending_error_ = error_of(code);
+    arrived_.notify_all();
+  }
+
   asio::awaitable<result<void>> send_to(buffer data, net::udp_endpoint to) override {
     if (closed_) co_return fail(flow_errc::closed);
     co_return state_->send_udp(port_, to, data);
@@ -372,6 +382,7 @@ class direct_udp_socket final : public net::datagram_socket {
         co_return d;
       }
       if (closed_ || state_->stopped) co_return fail(flow_errc::closed);
+      if (pending_error_) co_return fail(std::exchange(pending_error_, {}));
       bool woken = co_await arrived_.wait();
       if (!woken) co_return fail(flow_errc::cancelled);
     }
@@ -408,6 +419,7 @@ class direct_udp_socket final : public net::datagram_socket {
   std::size_t limit_;
   std::deque<net::datagram> queue_;
   std::size_t queued_bytes_ = 0;
+  std::error_code pending_error_;
   wait_queue arrived_;
   bool closed_ = false;
 };
@@ -503,9 +515,9 @@ void direct_stack::state::input_udp(const ipv4_delivery& d, clock::time_point no
   it->second->push({d.payload.sub(offset, u->payload.size()).clone(), from});
 }
 
-// A destination unreachable quoting a TCP segment we sent goes to its connection (RFC 1122
-// §4.2.3.9); the quote is the IP header and at least 8 bytes of the segment (RFC 792), which
-// hold the ports and the sequence number.
+// A destination unreachable quoting a packet we sent goes to the socket that sent it (RFC 1122
+// §4.2.3.9 for TCP, §4.1.3.3 for UDP); the quote is the IP header and at least 8 bytes of the
+// packet (RFC 792), which hold the ports and, for TCP, the sequence number.
 void direct_stack::state::input_icmp(const ipv4_delivery& d, clock::time_point now) {
   auto m = parse_icmp(d.payload.octets(), false);  // verified below us
   if (!m || m->type != static_cast<std::uint8_t>(icmp_type::destination_unreachable)) return;
@@ -513,14 +525,20 @@ void direct_stack::state::input_icmp(const ipv4_delivery& d, clock::time_point n
   if (quote.size() < ipv4_min_header_size) return;
   const std::size_t header = (quote[0] & 0x0f) * 4u;
   if (header < ipv4_min_header_size || quote.size() < header + 8) return;
-  if (quote[9] != static_cast<std::uint8_t>(ip_protocol::tcp)) return;
   auto load16 = [&](std::size_t at) { return std::uint16_t(quote[at] << 8 | quote[at + 1]); };
   const address_v4 source({quote[12], quote[13], quote[14], quote[15]});
   const address_v4 destination({quote[16], quote[17], quote[18], quote[19]});
   if (source != ip.config().address) return;
-  const std::uint32_t seq = std::uint32_t(load16(header + 4)) << 16 | load16(header + 6);
-  tcp.input_icmp_error(destination, load16(header + 2), load16(header), seq,
-                       static_cast<unreachable_code>(m->code), now);
+  const std::uint16_t local_port = load16(header);
+  const std::uint16_t remote_port = load16(header + 2);
+  const auto code = static_cast<unreachable_code>(m->code);
+  if (quote[9] == static_cast<std::uint8_t>(ip_protocol::tcp)) {
+    const std::uint32_t seq = std::uint32_t(load16(header + 4)) << 16 | load16(header + 6);
+    tcp.input_icmp_error(destination, remote_port, local_port, seq, code, now);
+  } else if (quote[9] == static_cast<std::uint8_t>(ip_protocol::udp)) {
+    auto it = udp.find(local_port);
+    if (it != udp.end()) it->second->input_icmp_error({destination, remote_port}, code);
+  }
 }
 
 result<void> direct_stack::state::send_udp(std::uint16_t source_port, const net::udp_endpoint& to,

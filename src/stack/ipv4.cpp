@@ -1,3 +1,4 @@
+#include <flowstack/net/error.hpp>
 #include <flowstack/stack/error.hpp>
 #include <flowstack/stack/icmp.hpp>
 #include <flowstack/stack/ipv4.hpp>
@@ -106,6 +107,10 @@ checksum ipv4_pseudo_header(const asio::ip::address_v4& source,
 }
 
 // ---- ICMP ----------------------------------------------------------------------------------
+
+std::error_code error_of(unreachable_code code) noexcept {
+  return code == unreachable_code::port ? net::net_errc::refused : net::net_errc::unreachable;
+}
 
 result<icmp_message> parse_icmp(std::span<const std::uint8_t> message, bool verify_checksum) {
   if (message.size() < icmp_header_size) return fail(stack_errc::truncated);

@@ -199,8 +199,7 @@ void tcp_connection::set_keepalive(clock::duration idle, clock::duration interva
 
 void tcp_connection::input_icmp_error(unreachable_code code, time_point) {
   if (state_ == tcp_state::closed || code == unreachable_code::fragmentation_needed) return;
-  const std::error_code ec(code == unreachable_code::port ? net::net_errc::refused
-                                                          : net::net_errc::unreachable);
+  const std::error_code ec = error_of(code);
   if (state_ == tcp_state::syn_sent)
     fail(ec);
   else

@@ -335,6 +335,47 @@ TEST(direct_stack, a_datagram_to_a_closed_port_is_answered_with_port_unreachable
   });
 }
 
+TEST(direct_stack, a_connected_udp_socket_hears_port_unreachable_as_refused_after_its_datagrams) {
+  manual_clock time;
+  test::run_virtual(time, [&time](asio::any_io_executor ex) -> asio::awaitable<void> {
+    two_hosts hosts(ex, time);
+    auto server = hosts.a->udp_bind({address_v4::any(), 53});
+    CO_ASSERT_TRUE(server.has_value());
+    auto client = hosts.b->udp_connect({ip_a, 53});
+    CO_ASSERT_TRUE(client.has_value());
+    auto sent = co_await (*client)->send(buffer::of_string("query"));
+    EXPECT_TRUE(sent);
+    auto q = co_await (*server)->receive_from();
+    CO_ASSERT_TRUE(q.has_value());
+    auto reply = co_await (*server)->send_to(buffer::of_string("answer"), q->from);
+    EXPECT_TRUE(reply);
+    // The server goes away; the next query is answered with port unreachable.
+    (*server)->close();
+    auto again = co_await (*client)->send(buffer::of_string("query"));
+    EXPECT_TRUE(again);
+    co_await time.wait_for(10ms);
+    // What came before the error is read first, then the error, once.
+    auto answer = co_await (*client)->receive();
+    CO_ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->to_string(), "answer");
+    auto refused = co_await with_timeout((*client)->receive(), 1s, time);
+    CO_ASSERT_TRUE(!refused.has_value());
+    EXPECT_EQ(refused.error(), net::net_errc::refused);
+    // An unconnected socket of the same host is not told of errors about its datagrams.
+    auto unconnected = hosts.b->udp_bind({address_v4::any(), 0});
+    CO_ASSERT_TRUE(unconnected.has_value());
+    auto stray = co_await (*unconnected)->send_to(buffer::of_string("anyone?"), {ip_a, 53});
+    EXPECT_TRUE(stray);
+    co_await time.wait_for(10ms);
+    auto pending = co_await with_timeout((*unconnected)->receive_from(), 1s, time);
+    CO_ASSERT_TRUE(!pending.has_value());
+    EXPECT_EQ(pending.error(), flow_errc::timeout);
+    (*client)->close();
+    (*unconnected)->close();
+    co_await hosts.finish();
+  });
+}
+
 // 10,000 connections, ending every way a connection ends; afterwards (TIME-WAIT over) neither
 // stack holds a connection, a port or a waiting flow.
 TEST(direct_stack, ten_thousand_connections_of_every_ending_leave_nothing_behind) {

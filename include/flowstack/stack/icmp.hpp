@@ -46,6 +46,10 @@ struct icmp_message {
 // Errors: truncated, bad_checksum.
 result<icmp_message> parse_icmp(std::span<const std::uint8_t> message, bool verify_checksum = true);
 
+// What a destination unreachable means to the socket whose packet it quotes: `refused` for a
+// closed port, `unreachable` for the rest (net::net_errc).
+std::error_code error_of(unreachable_code code) noexcept;
+
 // Writes the 8-byte header at `out`; `body` is the checksum of the body that follows it.
 void write_icmp_header(std::span<std::uint8_t> out, std::uint8_t type, std::uint8_t code,
                        std::uint32_t rest, checksum body) noexcept;
