@@ -171,6 +171,9 @@ std::string userspace_stack::counters() const {
   }
   out += "drops: " + (drops.empty() ? std::string("none") : drops) + "\n";
   const auto& tcp = stack_->tcp().stats();
+  out += "segments: " + std::to_string(tcp.segments_in) + " in, " +
+         std::to_string(tcp.segments_out) + " out, " + std::to_string(tcp.retransmissions) +
+         " retransmitted (" + std::to_string(tcp.fast_retransmits) + " fast)\n";
   out += "tcp: malformed " + std::to_string(tcp.malformed) + ", resets_sent " +
          std::to_string(tcp.resets_sent) + ", syns_dropped " + std::to_string(tcp.syns_dropped) +
          ", table_full " + std::to_string(tcp.table_full) + ", not_for_us " +

@@ -616,9 +616,11 @@ void tcp_connection::poll(time_point now) {
 
 std::optional<tcp_connection::time_point> tcp_connection::keepalive_deadline() const noexcept {
   // Only an idle connection is probed: with data outstanding or waiting, retransmissions and
-  // zero-window probes already find out whether the peer is there.
-  const bool idle = (state_ == tcp_state::established || state_ == tcp_state::close_wait) &&
-                    snd_una_ == snd_max_ && send_buffer_.empty() && !fin_queued_;
+  // zero-window probes already find out whether the peer is there. FIN-WAIT-2 is idle (our FIN
+  // is acknowledged) and may last as long as the application reads, so it is probed too.
+  const bool idle = ((state_ == tcp_state::established || state_ == tcp_state::close_wait) &&
+                     snd_una_ == snd_max_ && send_buffer_.empty() && !fin_queued_) ||
+                    state_ == tcp_state::fin_wait_2;
   if (settings_.keepalive_idle <= clock::duration::zero() || !idle) return std::nullopt;
   return last_heard_ + settings_.keepalive_idle + keepalive_probes_ * settings_.keepalive_interval;
 }

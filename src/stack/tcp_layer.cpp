@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <flowstack/net/error.hpp>
 #include <flowstack/stack/tcp_layer.hpp>
+#include <utility>
 
 namespace flowstack::stack {
 
@@ -99,6 +100,7 @@ void tcp_layer::input(const ipv4_header& ip, std::span<const std::uint8_t> segme
     ++counters_.malformed;
     return;
   }
+  ++counters_.segments_in;
   // TCP is unicast (RFC 1122 §4.2.3.10): a segment to a broadcast or multicast address, or
   // from one, is never answered.
   if (ip.destination != local_ || ip.source.is_multicast() ||
@@ -188,6 +190,12 @@ void tcp_layer::release(socket* s, time_point now) {
 void tcp_layer::settle(socket* s, time_point now) {
   for (auto& o : s->connection.take_output(now))
     emit(s->connection.endpoints().remote_ip, o.header, o.payload);
+  counters_.retransmissions +=
+      s->connection.retransmissions() -
+      std::exchange(s->retransmissions_counted, s->connection.retransmissions());
+  counters_.fast_retransmits +=
+      s->connection.fast_retransmits() -
+      std::exchange(s->fast_retransmits_counted, s->connection.fast_retransmits());
 
   if (s->timer) {
     timers_.erase(*s->timer);
@@ -296,6 +304,7 @@ void tcp_layer::emit(const asio::ip::address_v4& destination, const tcp_header& 
   sum.add(bytes.subspan(h.size()));
   write_tcp_header(bytes, h, payload.size(), sum);
   output_.push_back({destination, std::move(segment)});
+  ++counters_.segments_out;
 }
 
 }  // namespace flowstack::stack

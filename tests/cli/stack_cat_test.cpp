@@ -69,7 +69,7 @@ TEST(stack_command, answers_ping_from_the_kernel_side_and_counts_frames_with_ver
 
   stack.signal(SIGINT);
   EXPECT_EQ(stack.wait(), 0) << stack.err();
-  for (const char* text : {"frames: ", "drops: ", "tcp: ", "connections: 0"})
+  for (const char* text : {"frames: ", "drops: ", "segments: ", "tcp: ", "connections: 0"})
     EXPECT_NE(stack.err().find(text), std::string::npos) << text << " in " << stack.err();
   EXPECT_EQ(stack.err().find("frames: 0 in"), std::string::npos) << stack.err();
 }

@@ -87,6 +87,14 @@ TEST(direct_stack, a_connection_carries_bytes_both_ways_and_ends_with_fin) {
     EXPECT_EQ(got.value_or(""), "hello, stack");
     co_await f->close();
     l->unlisten();
+    co_await time.wait_for(100ms);  // the last ACK crosses
+    // On a clean link every segment one stack sends is one the other takes, none twice.
+    const auto& sa = hosts.a->tcp().stats();
+    const auto& sb = hosts.b->tcp().stats();
+    EXPECT_GT(sa.segments_out, 0u);
+    EXPECT_EQ(sa.segments_out, sb.segments_in);
+    EXPECT_EQ(sb.segments_out, sa.segments_in);
+    EXPECT_EQ(sa.retransmissions + sb.retransmissions, 0u);
     co_await hosts.finish();
   });
 }
@@ -234,6 +242,12 @@ TEST(direct_stack, a_megabyte_crosses_a_lossy_reordering_link_intact) {
     EXPECT_EQ(got.value_or("").size(), sent.size());
     EXPECT_TRUE(got.value_or("") == sent);
     EXPECT_GT(hosts.net.counters(mac_a)->lost + hosts.net.counters(mac_b)->lost, 0u);
+    // What was lost was sent again, and the stacks count it.
+    const auto& sa = hosts.a->tcp().stats();
+    const auto& sb = hosts.b->tcp().stats();
+    EXPECT_GT(sa.retransmissions + sb.retransmissions, 0u);
+    EXPECT_LE(sa.fast_retransmits, sa.retransmissions);
+    EXPECT_LE(sb.fast_retransmits, sb.retransmissions);
     co_await f->close();
     co_await hosts.finish();
   });

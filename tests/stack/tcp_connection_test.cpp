@@ -674,6 +674,30 @@ TEST(tcp_keepalive, count_unanswered_probes_an_interval_apart_end_the_connection
   EXPECT_EQ(l.client->error(), net::net_errc::timeout);
 }
 
+TEST(tcp_keepalive, a_half_closed_connection_waiting_in_fin_wait_2_is_probed_too) {
+  // Our FIN is acknowledged and we still read: without probes a peer that vanished would leave
+  // the connection in FIN-WAIT-2 for as long as the application waits (it has not closed, so
+  // the FIN-WAIT-2 timeout does not apply).
+  link l;
+  l.connect();
+  l.client->set_keepalive(10s, 2s, 3);
+  l.client->shutdown_write(l.now);
+  l.settle();
+  ASSERT_EQ(l.client->state(), tcp_state::fin_wait_2);
+  // SND.UNA - 1 is now the FIN's number, 1001.
+  auto probe = [](const tcp_output& o, bool client) {
+    return client && o.payload.empty() && o.header.seq == 1001 && o.header.flags == tcp_flag::ack;
+  };
+  const auto before = l.count(probe);  // the handshake's last ACK has that number too
+  l.drop = [](const tcp_output&, bool client) { return !client; };  // the server is gone
+  l.advance(10s + 2s + 2s);
+  EXPECT_EQ(l.count(probe) - before, 3u);
+  EXPECT_EQ(l.client->state(), tcp_state::fin_wait_2);
+  l.advance(2s);
+  EXPECT_EQ(l.client->state(), tcp_state::closed);
+  EXPECT_EQ(l.client->error(), net::net_errc::timeout);
+}
+
 TEST(tcp_keepalive, no_probe_goes_while_data_is_unacknowledged) {
   link l;
   l.connect();

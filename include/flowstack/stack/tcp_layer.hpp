@@ -65,12 +65,16 @@ class tcp_layer {
   };
 
   struct counters {
-    std::uint64_t malformed = 0;     // segments that did not parse or failed their checksum
-    std::uint64_t resets_sent = 0;   // for segments no connection or listener took
-    std::uint64_t syns_dropped = 0;  // a listener's backlog was full
-    std::uint64_t table_full = 0;    // SYNs and connects refused at max_connections
-    std::uint64_t not_for_us = 0;    // to an address that is not ours (a broadcast, say)
-    std::uint64_t icmp_ignored = 0;  // ICMP errors quoting a sequence number not in flight
+    std::uint64_t segments_in = 0;       // that parsed, whoever took them
+    std::uint64_t segments_out = 0;      // resets included
+    std::uint64_t retransmissions = 0;   // segments sent again, after a timeout or three dup ACKs
+    std::uint64_t fast_retransmits = 0;  // of which after three duplicate ACKs
+    std::uint64_t malformed = 0;         // segments that did not parse or failed their checksum
+    std::uint64_t resets_sent = 0;       // for segments no connection or listener took
+    std::uint64_t syns_dropped = 0;      // a listener's backlog was full
+    std::uint64_t table_full = 0;        // SYNs and connects refused at max_connections
+    std::uint64_t not_for_us = 0;        // to an address that is not ours (a broadcast, say)
+    std::uint64_t icmp_ignored = 0;      // ICMP errors quoting a sequence number not in flight
   };
 
   // One connection and who holds it. The driver may keep a pointer in `owner` to find whom to
@@ -87,6 +91,8 @@ class tcp_layer {
     bool held = false;                      // the application has it
     bool changed = false;                   // listed in changed_
     bool ephemeral = false;                 // its local port is ours to release
+    std::uint64_t retransmissions_counted = 0;
+    std::uint64_t fast_retransmits_counted = 0;
     std::optional<std::multimap<time_point, socket*>::iterator> timer;
   };
 
