@@ -12,7 +12,9 @@
 // does not sum it again. With offloads (the default), the kernel also leaves the transport
 // checksum of its own packets to this end (VIRTIO_NET_HDR_F_NEEDS_CSUM: the device completes
 // it, so a capture shows correct frames) and hands a run of TCP segments over as one segment of
-// up to 64 KiB (GSO TCPv4), which the stack takes whole: one frame where there were dozens.
+// up to 64 KiB (GSO TCPv4), which the stack takes whole: one frame where there were dozens. The
+// other way, the data segments of one connection that the stack sends in one go, each following
+// the last, go to the kernel as one such segment (TSO), its checksum left partial.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -31,7 +33,8 @@ struct tap_options {
   std::optional<mac_address> address;
   std::size_t mtu = 1500;
   // TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4: partial checksums and large TCP segments from the
-  // kernel, as above. Without, every frame from the kernel is at most the MTU and summed.
+  // kernel, and runs of segments to it, as above. Without, every frame either way is at most the
+  // MTU and every checksum is complete.
   bool offloads = true;
 };
 
