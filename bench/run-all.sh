@@ -12,7 +12,7 @@ usage() {
   cat <<'EOF'
 usage: bench/run-all.sh BUILD_DIR [options]
   --runs N        runs of each contender (default 5; memory and dns use 3)
-  --only LIST     comma-separated subset of: bulk,pingpong,relay,memory,buffer,dns,tls
+  --only LIST     comma-separated subset of: bulk,pingpong,relay,memory,buffer,dns,tls,stack
   --quick         smaller transfers and fewer connections (a smoke test, not a result)
   --append FILE   also append the report, as a Markdown section, to FILE
 EOF
@@ -25,7 +25,7 @@ fi
 build=$1
 shift
 runs=5
-only="bulk,pingpong,relay,memory,buffer,dns,tls"
+only="bulk,pingpong,relay,memory,buffer,dns,tls,stack"
 quick=0
 append=""
 while [[ $# -gt 0 ]]; do
@@ -50,8 +50,10 @@ done
 
 if [[ $quick == 1 ]]; then
   bulk_bytes=256M relay_bytes=128M round_trips=5000 connections=2000 memory_runs=1
+  stack_bytes=64M tap_bytes=64M loss_bytes=4M
 else
   bulk_bytes=1G relay_bytes=512M round_trips=20000 connections=10000 memory_runs=3
+  stack_bytes=256M tap_bytes=256M loss_bytes=16M
 fi
 [[ $runs -lt $memory_runs ]] && memory_runs=$runs
 # DNS forwarders (bench/dns/run.sh): six contenders of 12 s each per run.
@@ -125,6 +127,25 @@ step() {
   fi
   if wanted dns; then
     step 600 "$(dirname "$0")/dns/run.sh" --flowstack "$cli" "${dns_args[@]}"
+  fi
+  # The userspace stack: over the memory switch vs kernel loopback, with 1 % loss beside Mathis'
+  # estimate, memory per connection, and (as root: it makes namespaces) over a TAP device vs veth.
+  if wanted stack; then
+    stack_bench=$build/bench/flowstack_stack_bench
+    if [[ -x $stack_bench ]]; then
+      step 240 "$stack_bench" throughput --bytes "$stack_bytes" --runs "$runs"
+      step 240 "$stack_bench" throughput --loss 0.01 --delay 1 --bytes "$loss_bytes" --runs "$memory_runs"
+      step 240 "$stack_bench" memory --connections "$connections"
+      if [[ $(id -u) == 0 ]]; then
+        step 300 "$stack_bench" tap --bytes "$tap_bytes" --runs "$memory_runs"
+      else
+        echo "stack tap: skipped, it needs root to make network namespaces"
+        echo
+      fi
+    else
+      echo "stack: skipped, $stack_bench is not built"
+      echo
+    fi
   fi
   if wanted buffer; then
     echo "buffer micro-benchmarks (Google Benchmark; time per operation)"

@@ -141,16 +141,16 @@ std::size_t tcp_connection::write(std::span<const std::byte> bytes, time_point) 
 buffer tcp_connection::read(std::size_t max) {
   std::size_t n = std::min(max, received_.size());
   if (n == 0) return {};
-  const std::uint32_t before = receive_window();
   buffer out = buffer::create_uninitialized(n);
   std::copy_n(received_.begin(), n, out.data());
   received_.erase(received_.begin(), received_.begin() + n);
-  // Tell the peer about the room when it is worth a segment (RFC 9293 §3.8.6.2.2: at least
-  // one MSS, or half the buffer), not for every byte read.
-  std::uint32_t grown = receive_window() - before;
+  // Tell the peer about the room when the window's right edge has moved past what it was told
+  // by a segment's worth (RFC 9293 §3.8.6.2.2: at least one MSS, or half the buffer), not for
+  // every byte read. Counted from the edge the peer knows, not from the room before this read:
+  // with few large segments (a TAP device's offloads) no ACK may come to carry it otherwise.
+  const std::uint32_t grown = (rcv_nxt_.value() + receive_window()) - advertised_edge_;
   std::size_t worth = std::min<std::size_t>(settings_.mss, settings_.receive_buffer / 2);
-  if (synchronized(state_) && (before < worth || last_advertised_ < worth) && grown >= worth)
-    queue_ack();
+  if (synchronized(state_) && grown >= worth && grown < 0x80000000u) queue_ack();
   return out;
 }
 
@@ -830,7 +830,7 @@ std::vector<tcp_output> tcp_connection::take_output(time_point now) {
     }
   }
   duplicate_acks_owed_ = 0;
-  if (!out.empty()) last_advertised_ = receive_window();
+  if (!out.empty()) advertised_edge_ = rcv_nxt_.value() + receive_window();
   return out;
 }
 

@@ -253,7 +253,7 @@ class tcp_connection {
   std::deque<std::byte> received_;
   std::map<seq32, std::vector<std::uint8_t>> out_of_order_;
   bool fin_received_ = false;
-  std::uint32_t last_advertised_ = 0;
+  std::uint32_t advertised_edge_ = 0;  // RCV.NXT + RCV.WND as last sent
 
   // Timers and what is owed.
   bool syn_pending_ = false;  // our SYN (or SYN-ACK) must be (re)sent
