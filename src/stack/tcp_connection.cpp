@@ -275,6 +275,7 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
   if (state_ == tcp_state::time_wait && h.has(tcp_flag::fin) && !h.has(tcp_flag::rst) &&
       seq + static_cast<std::uint32_t>(payload.size() + 1) == rcv_nxt_) {
     enter_time_wait(now);
+    queue_ack();
     return;
   }
   if (!acceptable(h, length)) {
@@ -283,12 +284,12 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
   }
   heard(now);
   if (h.has(tcp_flag::rst)) {
-    // RFC 1337: a RST does not end TIME-WAIT early (it would let old duplicates in).
-    if (state_ == tcp_state::time_wait) return;
     if (seq != rcv_nxt_) {
       challenge_ack(now);  // RFC 5961 §3.2: in the window but not exact
       return;
     }
+    // RFC 1337: a RST does not end TIME-WAIT early (it would let old duplicates in).
+    if (state_ == tcp_state::time_wait) return;
     bool orderly = state_ == tcp_state::closing || state_ == tcp_state::last_ack;
     fail(orderly ? std::error_code() : std::error_code(net::net_errc::reset));
     return;
@@ -568,10 +569,11 @@ void tcp_connection::process_fin(time_point now) {
 }
 
 void tcp_connection::enter_time_wait(time_point now) {
+  // No ACK of its own: the FIN that leads here is acknowledged where it is taken, and an ACK
+  // of our FIN in CLOSING needs no answer (RFC 9293 §3.10.7.4).
   state_ = tcp_state::time_wait;
   close_at_ = now + settings_.time_wait;
   retransmit_at_.reset();
-  queue_ack();
 }
 
 // ---- time ----------------------------------------------------------------------------------
