@@ -183,6 +183,7 @@ void tcp_connection::abort() {
   send_block_used_ = 0;
   received_.clear();
   out_of_order_.clear();
+  out_of_order_bytes_ = 0;
   retransmit_at_.reset();
   delayed_ack_at_.reset();
   close_at_.reset();
@@ -511,11 +512,25 @@ void tcp_connection::process_data(const tcp_header& h, std::span<const std::uint
   if (seq != rcv_nxt_) {
     // Ahead of a hole: kept if there is room, and acknowledged at once (RFC 5681 §4.2) so that
     // the peer's fast retransmit can work.
-    if (out_of_order_.size() < settings_.max_out_of_order && !data.empty())
-      out_of_order_.emplace(seq, std::vector<std::uint8_t>(data.begin(), data.end()));
+    // Overlapping segments are kept apart, so the bytes are bounded as well as the segments.
+    const bool room = out_of_order_.size() < settings_.max_out_of_order &&
+                      out_of_order_bytes_ + data.size() <= settings_.receive_buffer;
+    if (!data.empty() && data.size() > shared_room_) {
+      ++over_budget_drops_;
+    } else if (room && !data.empty() &&
+               out_of_order_.emplace(seq, std::vector<std::uint8_t>(data.begin(), data.end()))
+                   .second) {
+      out_of_order_bytes_ += data.size();
+      shared_room_ -= data.size();
+    }
     ++duplicate_acks_owed_;  // one each: the sender counts them (RFC 5681 §3.2)
     return;
   }
+  if (data.size() > shared_room_) {
+    ++over_budget_drops_;  // not acknowledged: the peer sends it again once there is room
+    return;
+  }
+  shared_room_ -= data.size();
   const bool filled_a_hole = !out_of_order_.empty();
   take_in_order(data);
   drain_out_of_order();
@@ -545,6 +560,7 @@ void tcp_connection::drain_out_of_order() {
     if (it->first > rcv_nxt_) break;
     std::uint32_t overlap = rcv_nxt_ - it->first;
     if (overlap < it->second.size()) take_in_order(std::span(it->second).subspan(overlap));
+    out_of_order_bytes_ -= it->second.size();
     out_of_order_.erase(it);
   }
 }

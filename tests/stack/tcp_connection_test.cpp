@@ -395,6 +395,29 @@ TEST(tcp_connection, out_of_order_segments_are_held_and_acknowledged_at_once) {
   EXPECT_EQ(l.server->out_of_order_segments(), 0u);
 }
 
+TEST(tcp_connection, overlapping_out_of_order_segments_hold_no_more_than_the_receive_buffer) {
+  tcp_settings s;
+  s.receive_buffer = 64 * 1024;
+  link l(s);
+  l.connect();
+  // A peer sends big segments ahead of a hole, each starting a byte after the last, so that
+  // every one overlaps the others: 64 of them would be 64 times 32 KiB.
+  const std::vector<std::uint8_t> payload(32 * 1024, 7);
+  for (std::uint32_t k = 1; k <= 64; ++k) {
+    tcp_header h;
+    h.source_port = 80;
+    h.destination_port = 40000;
+    h.flags = tcp_flag::ack;
+    h.seq = 5001 + k;
+    h.ack = 1001;
+    h.window = 65535;
+    l.client->input(h, payload, l.now);
+  }
+  EXPECT_LE(l.client->out_of_order_bytes(), s.receive_buffer);
+  EXPECT_LE(l.client->buffered_bytes(), s.receive_buffer);
+  EXPECT_GT(l.client->out_of_order_segments(), 0u);
+}
+
 TEST(tcp_connection, one_segment_is_acknowledged_after_the_delay_and_two_at_once) {
   link l;
   l.connect();
