@@ -246,6 +246,16 @@ void tcp_connection::challenge_ack(time_point now) {
   queue_ack();
 }
 
+void tcp_connection::ack_out_of_window(time_point now) {
+  // Two ends that disagree on the numbers (a forged segment moved one of them) would answer each
+  // other's ACKs with ACKs for ever, at the speed of the link: an empty segment out of the window
+  // is answered once per invalid_ack_interval at most, as Linux's tcp_invalid_ratelimit does.
+  if (last_out_of_window_ack_ && now - *last_out_of_window_ack_ < settings_.invalid_ack_interval)
+    return;
+  last_out_of_window_ack_ = now;
+  queue_ack();
+}
+
 void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> payload,
                            time_point now) {
   if (state_ == tcp_state::closed) return;
@@ -280,7 +290,12 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
     return;
   }
   if (!acceptable(h, length)) {
-    if (!h.has(tcp_flag::rst)) queue_ack();
+    if (!h.has(tcp_flag::rst)) {
+      if (length == 0)
+        ack_out_of_window(now);
+      else
+        queue_ack();  // old data sent again: the peer needs to hear where we are
+    }
     return;
   }
   heard(now);
@@ -426,7 +441,7 @@ void tcp_connection::on_duplicate_ack() {
 void tcp_connection::process_ack(const tcp_header& h, std::size_t payload_size, time_point now) {
   const seq32 seq(h.seq), ack(h.ack);
   if (ack > snd_max_) {
-    queue_ack();  // it acknowledges what we never sent
+    ack_out_of_window(now);  // it acknowledges what we never sent
     return;
   }
   const std::uint32_t new_window = std::uint32_t(h.window) << snd_scale_;

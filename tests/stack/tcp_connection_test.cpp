@@ -294,6 +294,27 @@ TEST(tcp_connection, challenge_acks_are_rate_limited) {
   EXPECT_EQ(l.client->challenge_acks(), 4u);
 }
 
+// Found by fuzz/stack_whole_fuzz.cpp: a forged FIN moves one end's RCV.NXT past the other's
+// SND.NXT, and each answers the other's ACK with an ACK. With no delay on the wire that loop
+// never ends; the rate limit ends it.
+TEST(tcp_connection, two_ends_that_disagree_on_the_numbers_do_not_trade_acks_without_end) {
+  link l;
+  l.connect();
+  tcp_header forged;  // "from the client", one past what it sent
+  forged.source_port = 40000;
+  forged.destination_port = 80;
+  forged.flags = tcp_flag::fin | tcp_flag::ack;
+  forged.seq = 1001;
+  forged.ack = 5001;
+  forged.window = 65535;
+  l.server->input(forged, {}, l.now);
+  const auto before = l.sent.size();
+  l.settle();
+  EXPECT_LT(l.sent.size() - before, 10u) << "ACKs traded at one instant";
+  l.advance(2s);
+  EXPECT_LT(l.sent.size() - before, 40u) << "ACKs traded in two seconds";
+}
+
 TEST(tcp_connection, a_lost_segment_is_sent_again_after_the_rto_which_then_doubles) {
   link l;
   l.connect();

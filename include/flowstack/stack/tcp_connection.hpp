@@ -7,7 +7,8 @@
 // - the whole state machine, simultaneous open and close included; TIME-WAIT of
 //   settings::time_wait and a FIN-WAIT-2 timeout, after which it is closed;
 // - the acceptability test of RFC 9293 §3.10.7.4 and RFC 5961's defences: a RST or SYN that is
-//   in the window but not exact gets a challenge ACK (rate-limited), not obedience;
+//   in the window but not exact gets a challenge ACK (rate-limited), not obedience; the ACKs
+//   that answer empty segments out of the window are rate-limited too;
 // - MSS and window scaling (RFC 7323) negotiated on the SYNs;
 // - a send buffer and a receive buffer of the sizes given, the receive window advertised from
 //   the room left, out-of-order segments kept in a queue bounded in segments and in bytes (the
@@ -75,6 +76,9 @@ struct tcp_settings {
   clock::duration delayed_ack = std::chrono::milliseconds(40);
   bool nodelay = false;
   std::uint32_t challenge_acks_per_second = 10;  // RFC 5961 §7
+  // An empty segment outside the window, or one acknowledging what was never sent, is answered
+  // with an ACK once per this at most (so two confused ends cannot trade ACKs without end).
+  clock::duration invalid_ack_interval = std::chrono::milliseconds(500);
   // Keepalive: after keepalive_idle with nothing heard from the peer and nothing of ours
   // outstanding, a probe every keepalive_interval; keepalive_count unanswered ones end the
   // connection with `timeout`. An idle time of zero means no keepalive.
@@ -207,6 +211,7 @@ class tcp_connection {
   void take_in_order(std::span<const std::uint8_t> data);
   void drain_out_of_order();
   void challenge_ack(time_point now);
+  void ack_out_of_window(time_point now);
   void fail(std::error_code ec);
   // Retransmissions or keepalive gave up.
   void time_out();
@@ -307,6 +312,7 @@ class tcp_connection {
   std::uint64_t challenge_acks_sent_ = 0;
   time_point challenge_window_start_{};
   std::uint32_t challenge_acks_in_window_ = 0;
+  std::optional<time_point> last_out_of_window_ack_;
 };
 
 }  // namespace flowstack::stack
