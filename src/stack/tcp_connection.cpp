@@ -183,6 +183,7 @@ void tcp_connection::abort() {
   send_block_used_ = 0;
   received_.clear();
   out_of_order_.clear();
+  out_of_order_bytes_ = 0;
   retransmit_at_.reset();
   delayed_ack_at_.reset();
   close_at_.reset();
@@ -245,6 +246,16 @@ void tcp_connection::challenge_ack(time_point now) {
   queue_ack();
 }
 
+void tcp_connection::ack_out_of_window(time_point now) {
+  // Two ends that disagree on the numbers (a forged segment moved one of them) would answer each
+  // other's ACKs with ACKs for ever, at the speed of the link: an empty segment out of the window
+  // is answered once per invalid_ack_interval at most, as Linux's tcp_invalid_ratelimit does.
+  if (last_out_of_window_ack_ && now - *last_out_of_window_ack_ < settings_.invalid_ack_interval)
+    return;
+  last_out_of_window_ack_ = now;
+  queue_ack();
+}
+
 void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> payload,
                            time_point now) {
   if (state_ == tcp_state::closed) return;
@@ -275,20 +286,26 @@ void tcp_connection::input(const tcp_header& h, std::span<const std::uint8_t> pa
   if (state_ == tcp_state::time_wait && h.has(tcp_flag::fin) && !h.has(tcp_flag::rst) &&
       seq + static_cast<std::uint32_t>(payload.size() + 1) == rcv_nxt_) {
     enter_time_wait(now);
+    queue_ack();
     return;
   }
   if (!acceptable(h, length)) {
-    if (!h.has(tcp_flag::rst)) queue_ack();
+    if (!h.has(tcp_flag::rst)) {
+      if (length == 0)
+        ack_out_of_window(now);
+      else
+        queue_ack();  // old data sent again: the peer needs to hear where we are
+    }
     return;
   }
   heard(now);
   if (h.has(tcp_flag::rst)) {
-    // RFC 1337: a RST does not end TIME-WAIT early (it would let old duplicates in).
-    if (state_ == tcp_state::time_wait) return;
     if (seq != rcv_nxt_) {
       challenge_ack(now);  // RFC 5961 §3.2: in the window but not exact
       return;
     }
+    // RFC 1337: a RST does not end TIME-WAIT early (it would let old duplicates in).
+    if (state_ == tcp_state::time_wait) return;
     bool orderly = state_ == tcp_state::closing || state_ == tcp_state::last_ack;
     fail(orderly ? std::error_code() : std::error_code(net::net_errc::reset));
     return;
@@ -424,7 +441,7 @@ void tcp_connection::on_duplicate_ack() {
 void tcp_connection::process_ack(const tcp_header& h, std::size_t payload_size, time_point now) {
   const seq32 seq(h.seq), ack(h.ack);
   if (ack > snd_max_) {
-    queue_ack();  // it acknowledges what we never sent
+    ack_out_of_window(now);  // it acknowledges what we never sent
     return;
   }
   const std::uint32_t new_window = std::uint32_t(h.window) << snd_scale_;
@@ -510,11 +527,25 @@ void tcp_connection::process_data(const tcp_header& h, std::span<const std::uint
   if (seq != rcv_nxt_) {
     // Ahead of a hole: kept if there is room, and acknowledged at once (RFC 5681 §4.2) so that
     // the peer's fast retransmit can work.
-    if (out_of_order_.size() < settings_.max_out_of_order && !data.empty())
-      out_of_order_.emplace(seq, std::vector<std::uint8_t>(data.begin(), data.end()));
+    // Overlapping segments are kept apart, so the bytes are bounded as well as the segments.
+    const bool room = out_of_order_.size() < settings_.max_out_of_order &&
+                      out_of_order_bytes_ + data.size() <= settings_.receive_buffer;
+    if (!data.empty() && data.size() > shared_room_) {
+      ++over_budget_drops_;
+    } else if (room && !data.empty() &&
+               out_of_order_.emplace(seq, std::vector<std::uint8_t>(data.begin(), data.end()))
+                   .second) {
+      out_of_order_bytes_ += data.size();
+      shared_room_ -= data.size();
+    }
     ++duplicate_acks_owed_;  // one each: the sender counts them (RFC 5681 §3.2)
     return;
   }
+  if (data.size() > shared_room_) {
+    ++over_budget_drops_;  // not acknowledged: the peer sends it again once there is room
+    return;
+  }
+  shared_room_ -= data.size();
   const bool filled_a_hole = !out_of_order_.empty();
   take_in_order(data);
   drain_out_of_order();
@@ -544,6 +575,7 @@ void tcp_connection::drain_out_of_order() {
     if (it->first > rcv_nxt_) break;
     std::uint32_t overlap = rcv_nxt_ - it->first;
     if (overlap < it->second.size()) take_in_order(std::span(it->second).subspan(overlap));
+    out_of_order_bytes_ -= it->second.size();
     out_of_order_.erase(it);
   }
 }
@@ -568,10 +600,11 @@ void tcp_connection::process_fin(time_point now) {
 }
 
 void tcp_connection::enter_time_wait(time_point now) {
+  // No ACK of its own: the FIN that leads here is acknowledged where it is taken, and an ACK
+  // of our FIN in CLOSING needs no answer (RFC 9293 §3.10.7.4).
   state_ = tcp_state::time_wait;
   close_at_ = now + settings_.time_wait;
   retransmit_at_.reset();
-  queue_ack();
 }
 
 // ---- time ----------------------------------------------------------------------------------

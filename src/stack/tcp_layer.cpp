@@ -112,7 +112,11 @@ void tcp_layer::input(const ipv4_header& ip, std::span<const std::uint8_t> segme
   auto found = sockets_.find(key_of(ip.source, h.source_port, h.destination_port));
   if (found != sockets_.end()) {
     socket* s = found->second.get();
+    const std::size_t budget = options_.buffer_budget;
+    s->connection.set_shared_room(budget > buffered_ ? budget - buffered_ : 0);
+    const std::uint64_t drops = s->connection.over_budget_drops();
     s->connection.input(h, seg->payload, now);
+    counters_.over_budget += s->connection.over_budget_drops() - drops;
     settle(s, now);
     return;
   }
@@ -196,6 +200,9 @@ void tcp_layer::settle(socket* s, time_point now) {
   counters_.fast_retransmits +=
       s->connection.fast_retransmits() -
       std::exchange(s->fast_retransmits_counted, s->connection.fast_retransmits());
+  const std::size_t holds = s->connection.buffered_bytes();
+  buffered_ = buffered_ - s->charged + holds;
+  s->charged = holds;
 
   if (s->timer) {
     timers_.erase(*s->timer);
@@ -237,6 +244,7 @@ void tcp_layer::free(socket* s) {
   if (s->timer) timers_.erase(*s->timer);
   if (s->changed) std::erase(changed_, s);
   if (s->ephemeral) ports_.release(s->connection.endpoints().local_port);
+  buffered_ -= s->charged;
   sockets_.erase(s->key);
 }
 

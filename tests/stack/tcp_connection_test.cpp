@@ -294,6 +294,27 @@ TEST(tcp_connection, challenge_acks_are_rate_limited) {
   EXPECT_EQ(l.client->challenge_acks(), 4u);
 }
 
+// Found by fuzz/stack_whole_fuzz.cpp: a forged FIN moves one end's RCV.NXT past the other's
+// SND.NXT, and each answers the other's ACK with an ACK. With no delay on the wire that loop
+// never ends; the rate limit ends it.
+TEST(tcp_connection, two_ends_that_disagree_on_the_numbers_do_not_trade_acks_without_end) {
+  link l;
+  l.connect();
+  tcp_header forged;  // "from the client", one past what it sent
+  forged.source_port = 40000;
+  forged.destination_port = 80;
+  forged.flags = tcp_flag::fin | tcp_flag::ack;
+  forged.seq = 1001;
+  forged.ack = 5001;
+  forged.window = 65535;
+  l.server->input(forged, {}, l.now);
+  const auto before = l.sent.size();
+  l.settle();
+  EXPECT_LT(l.sent.size() - before, 10u) << "ACKs traded at one instant";
+  l.advance(2s);
+  EXPECT_LT(l.sent.size() - before, 40u) << "ACKs traded in two seconds";
+}
+
 TEST(tcp_connection, a_lost_segment_is_sent_again_after_the_rto_which_then_doubles) {
   link l;
   l.connect();
@@ -393,6 +414,29 @@ TEST(tcp_connection, out_of_order_segments_are_held_and_acknowledged_at_once) {
   l.deliver({reversed[1], reversed[2]}, true);
   EXPECT_EQ(l.server->readable(), 2921u);
   EXPECT_EQ(l.server->out_of_order_segments(), 0u);
+}
+
+TEST(tcp_connection, overlapping_out_of_order_segments_hold_no_more_than_the_receive_buffer) {
+  tcp_settings s;
+  s.receive_buffer = 64 * 1024;
+  link l(s);
+  l.connect();
+  // A peer sends big segments ahead of a hole, each starting a byte after the last, so that
+  // every one overlaps the others: 64 of them would be 64 times 32 KiB.
+  const std::vector<std::uint8_t> payload(32 * 1024, 7);
+  for (std::uint32_t k = 1; k <= 64; ++k) {
+    tcp_header h;
+    h.source_port = 80;
+    h.destination_port = 40000;
+    h.flags = tcp_flag::ack;
+    h.seq = 5001 + k;
+    h.ack = 1001;
+    h.window = 65535;
+    l.client->input(h, payload, l.now);
+  }
+  EXPECT_LE(l.client->out_of_order_bytes(), s.receive_buffer);
+  EXPECT_LE(l.client->buffered_bytes(), s.receive_buffer);
+  EXPECT_GT(l.client->out_of_order_segments(), 0u);
 }
 
 TEST(tcp_connection, one_segment_is_acknowledged_after_the_delay_and_two_at_once) {

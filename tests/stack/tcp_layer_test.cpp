@@ -5,6 +5,7 @@
 
 #include <flowstack/net/error.hpp>
 #include <flowstack/stack/tcp_layer.hpp>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -18,7 +19,9 @@ const address_v4 us = asio::ip::make_address_v4("10.0.0.1");
 const address_v4 peer = asio::ip::make_address_v4("10.0.0.2");
 
 struct wire {
-  tcp_layer layer{us, options()};
+  explicit wire(const tcp_layer::options& o = options()) : layer(us, o) {}
+
+  tcp_layer layer;
   clock::time_point now{std::chrono::hours(1)};
 
   static tcp_layer::options options() {
@@ -238,6 +241,57 @@ TEST(tcp_layer, a_segment_to_a_broadcast_address_is_never_answered) {
   w.layer.input(ip, b.octets(), false, w.now);
   EXPECT_TRUE(w.sent().empty());
   EXPECT_EQ(w.layer.stats().not_for_us, 1u);
+}
+
+// Many peers each send a whole receive window, half of them with the first segment missing (so
+// that the rest waits out of order), and the application reads nothing.
+TEST(tcp_layer, peers_filling_their_windows_cannot_make_it_hold_more_than_its_buffer_budget) {
+  auto o = wire::options();
+  o.max_connections = 64;
+  o.buffer_budget = 200 * 1024;
+  o.settings.receive_buffer = 64 * 1024;
+  wire w(o);
+  ASSERT_TRUE(w.layer.listen(80, 64));
+  constexpr std::uint16_t peers = 16;
+  constexpr std::size_t mss = 1460;
+  constexpr std::uint32_t segments = 64 * 1024 / mss;
+  std::map<std::uint16_t, std::uint32_t> iss;  // ours, by the peer's port
+  for (std::uint16_t p = 40000; p < 40000 + peers; ++p) {
+    w.send(p, 80, tcp_flag::syn, 1000);
+    auto syn_ack = w.sent();
+    ASSERT_EQ(syn_ack.size(), 1u);
+    iss[p] = syn_ack[0].seq;
+    w.send(p, 80, tcp_flag::ack, 1001, iss[p] + 1);
+  }
+  std::map<std::uint16_t, std::uint32_t> acked;  // the highest ACK each peer got
+  auto collect = [&] {
+    for (auto& h : w.sent()) acked[h.destination_port] = std::max(acked[h.destination_port], h.ack);
+  };
+  for (std::uint16_t p = 40000; p < 40000 + peers; ++p) {
+    for (std::uint32_t k = (p % 2 == 1 ? 1 : 0); k < segments; ++k)
+      w.send(p, 80, tcp_flag::ack | tcp_flag::psh, 1001 + k * mss, iss[p] + 1, mss);
+    collect();
+  }
+  EXPECT_LE(w.layer.buffered_bytes(), o.buffer_budget);
+  EXPECT_GE(w.layer.buffered_bytes(), o.buffer_budget - 2 * mss) << "the budget is used";
+  EXPECT_GT(w.layer.stats().over_budget, 0u);
+  std::size_t acknowledged = 0;
+  for (auto& [port, ack] : acked) acknowledged += ack - 1001;
+  EXPECT_LE(acknowledged, o.buffer_budget) << "nothing dropped was acknowledged";
+
+  // The application reads one connection: the room goes to a peer's retransmission.
+  tcp_layer::socket* first = w.layer.accept(80);
+  ASSERT_NE(first, nullptr);
+  EXPECT_GT(first->connection.read().size(), 0u);
+  w.layer.update(first, w.now);
+  w.sent();
+  const std::uint16_t last = 40000 + peers - 2;  // in order, and dropped
+  ASSERT_EQ(acked[last], 1001u) << "only duplicate ACKs: nothing of it was taken";
+  w.send(last, 80, tcp_flag::ack | tcp_flag::psh, 1001, iss[last] + 1, mss);
+  w.send(last, 80, tcp_flag::ack | tcp_flag::psh, 1001 + mss, iss[last] + 1, mss);
+  collect();
+  EXPECT_EQ(acked[last], 1001 + 2 * mss);
+  EXPECT_LE(w.layer.buffered_bytes(), o.buffer_budget);
 }
 
 }  // namespace

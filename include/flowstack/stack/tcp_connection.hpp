@@ -7,10 +7,13 @@
 // - the whole state machine, simultaneous open and close included; TIME-WAIT of
 //   settings::time_wait and a FIN-WAIT-2 timeout, after which it is closed;
 // - the acceptability test of RFC 9293 §3.10.7.4 and RFC 5961's defences: a RST or SYN that is
-//   in the window but not exact gets a challenge ACK (rate-limited), not obedience;
+//   in the window but not exact gets a challenge ACK (rate-limited), not obedience; the ACKs
+//   that answer empty segments out of the window are rate-limited too;
 // - MSS and window scaling (RFC 7323) negotiated on the SYNs;
 // - a send buffer and a receive buffer of the sizes given, the receive window advertised from
-//   the room left, out-of-order segments kept in a bounded queue;
+//   the room left, out-of-order segments kept in a queue bounded in segments and in bytes (the
+//   receive buffer's size), and no data taken beyond the share of a stack-wide budget the
+//   driver grants (set_shared_room);
 // - RFC 6298 retransmission: SRTT/RTTVAR from segments sent once (Karn), the timeout doubled on
 //   each expiry up to rto_max, and the connection failed with `timeout` after max_retransmissions
 //   (max_syn_retransmissions for the SYN);
@@ -62,7 +65,7 @@ struct tcp_settings {
   std::uint16_t mss = 1460;  // the largest segment we take: the MTU less 40
   std::size_t send_buffer = 256 * 1024;
   std::size_t receive_buffer = 256 * 1024;
-  std::size_t max_out_of_order = 64;  // segments kept ahead of a hole
+  std::size_t max_out_of_order = 64;  // segments kept ahead of a hole, receive_buffer bytes at most
   clock::duration rto_initial = std::chrono::seconds(1);
   clock::duration rto_min = std::chrono::seconds(1);  // RFC 6298 §2.4
   clock::duration rto_max = std::chrono::seconds(60);
@@ -73,6 +76,9 @@ struct tcp_settings {
   clock::duration delayed_ack = std::chrono::milliseconds(40);
   bool nodelay = false;
   std::uint32_t challenge_acks_per_second = 10;  // RFC 5961 §7
+  // An empty segment outside the window, or one acknowledging what was never sent, is answered
+  // with an ACK once per this at most (so two confused ends cannot trade ACKs without end).
+  clock::duration invalid_ack_interval = std::chrono::milliseconds(500);
   // Keepalive: after keepalive_idle with nothing heard from the peer and nothing of ours
   // outstanding, a probe every keepalive_interval; keepalive_count unanswered ones end the
   // connection with `timeout`. An idle time of zero means no keepalive.
@@ -137,6 +143,12 @@ class tcp_connection {
   // needed is path MTU discovery's business, not an error.
   void input_icmp_error(unreachable_code code, time_point now);
 
+  // Bytes more this connection may take in from the peer, received or out of order, beyond what
+  // it holds now: the stack's budget of buffered bytes less what all its connections hold. A
+  // data segment that does not fit is dropped unacknowledged (the peer sends it again later);
+  // unlimited unless set. Each byte taken lowers it until it is set again.
+  void set_shared_room(std::size_t room) noexcept { shared_room_ = room; }
+
   void poll(time_point now);
   std::optional<time_point> next_deadline() const;
   // The segments to send now, in order.
@@ -168,6 +180,14 @@ class tcp_connection {
   std::uint64_t retransmissions() const noexcept { return retransmissions_; }
   std::uint64_t challenge_acks() const noexcept { return challenge_acks_sent_; }
   std::size_t out_of_order_segments() const noexcept { return out_of_order_.size(); }
+  std::size_t out_of_order_bytes() const noexcept { return out_of_order_bytes_; }
+  // What the connection holds in memory for its peer and its application: bytes received and
+  // not read, out of order, and written and not acknowledged.
+  std::size_t buffered_bytes() const noexcept {
+    return received_.size() + out_of_order_bytes_ + send_buffered_;
+  }
+  // Data segments dropped because the shared room was spent.
+  std::uint64_t over_budget_drops() const noexcept { return over_budget_drops_; }
   std::uint32_t send_window() const noexcept { return snd_wnd_; }
   std::uint32_t congestion_window() const noexcept { return cwnd_; }
   std::uint32_t slow_start_threshold() const noexcept { return ssthresh_; }
@@ -191,6 +211,7 @@ class tcp_connection {
   void take_in_order(std::span<const std::uint8_t> data);
   void drain_out_of_order();
   void challenge_ack(time_point now);
+  void ack_out_of_window(time_point now);
   void fail(std::error_code ec);
   // Retransmissions or keepalive gave up.
   void time_out();
@@ -252,6 +273,9 @@ class tcp_connection {
   bool scaling_ = false;        // both sides offered it
   std::deque<std::byte> received_;
   std::map<seq32, std::vector<std::uint8_t>> out_of_order_;
+  std::size_t out_of_order_bytes_ = 0;  // their total size
+  std::size_t shared_room_ = SIZE_MAX;
+  std::uint64_t over_budget_drops_ = 0;
   bool fin_received_ = false;
   std::uint32_t advertised_edge_ = 0;  // RCV.NXT + RCV.WND as last sent
 
@@ -288,6 +312,7 @@ class tcp_connection {
   std::uint64_t challenge_acks_sent_ = 0;
   time_point challenge_window_start_{};
   std::uint32_t challenge_acks_in_window_ = 0;
+  std::optional<time_point> last_out_of_window_ack_;
 };
 
 }  // namespace flowstack::stack

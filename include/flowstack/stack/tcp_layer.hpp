@@ -16,6 +16,14 @@
 // peer's SYN retransmission tries again). Every connection in any state counts against
 // options::max_connections, so a flood of SYNs costs bounded memory.
 //
+// Memory: each connection holds at most its send buffer, its receive buffer and as many bytes
+// again out of order (tcp_settings). Across connections, options::buffer_budget bounds the bytes
+// they hold together (received and unread, out of order, written and unacknowledged): once it
+// is spent, data segments from peers are dropped without being acknowledged, so that peers
+// filling their windows while the application reads nothing cannot grow memory past it. Their
+// retransmissions come in once an application reads. Writes are not refused: what the
+// application writes is bounded by each send buffer, and it counts against the budget.
+//
 // Lifetime: a socket stays while its connection lives or the application holds it. A connection
 // the application released goes on (FIN-WAIT, TIME-WAIT) and is freed once it is closed; its
 // ephemeral port is free again then.
@@ -56,7 +64,8 @@ class tcp_layer {
 
   struct options {
     tcp_settings settings;
-    std::size_t max_connections = 65536;  // in every state, TIME-WAIT included
+    std::size_t max_connections = 65536;           // in every state, TIME-WAIT included
+    std::size_t buffer_budget = 64 * 1024 * 1024;  // bytes all connections hold together
     std::uint16_t ephemeral_first = 49152;
     std::uint16_t ephemeral_last = 65535;
     // Ephemeral ports and the secret of initial sequence numbers (RFC 6528): random unless a test
@@ -75,6 +84,7 @@ class tcp_layer {
     std::uint64_t table_full = 0;        // SYNs and connects refused at max_connections
     std::uint64_t not_for_us = 0;        // to an address that is not ours (a broadcast, say)
     std::uint64_t icmp_ignored = 0;      // ICMP errors quoting a sequence number not in flight
+    std::uint64_t over_budget = 0;       // data segments dropped: buffer_budget was spent
   };
 
   // One connection and who holds it. The driver may keep a pointer in `owner` to find whom to
@@ -93,6 +103,7 @@ class tcp_layer {
     bool ephemeral = false;                 // its local port is ours to release
     std::uint64_t retransmissions_counted = 0;
     std::uint64_t fast_retransmits_counted = 0;
+    std::size_t charged = 0;  // its buffered bytes, as buffered_ counts them
     std::optional<std::multimap<time_point, socket*>::iterator> timer;
   };
 
@@ -150,6 +161,8 @@ class tcp_layer {
   std::size_t connections() const noexcept { return sockets_.size(); }
   // Connections that still have something to say: every one but those in TIME-WAIT.
   std::size_t closing_or_open() const noexcept;
+  // The bytes every connection holds together, counted against options::buffer_budget.
+  std::size_t buffered_bytes() const noexcept { return buffered_; }
   const counters& stats() const noexcept { return counters_; }
   const asio::ip::address_v4& local_address() const noexcept { return local_; }
 
@@ -183,6 +196,7 @@ class tcp_layer {
   std::vector<socket*> changed_;
   std::vector<std::uint16_t> ready_listeners_;
   counters counters_;
+  std::size_t buffered_ = 0;
 };
 
 }  // namespace flowstack::stack
