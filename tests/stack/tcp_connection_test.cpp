@@ -416,6 +416,26 @@ TEST(tcp_connection, out_of_order_segments_are_held_and_acknowledged_at_once) {
   EXPECT_EQ(l.server->out_of_order_segments(), 0u);
 }
 
+TEST(tcp_connection, a_hole_at_the_start_of_a_full_window_keeps_every_segment_behind_it) {
+  // If the segments after a loss were dropped for want of room, the sender's NewReno would
+  // repair them one per round trip: a lossy link would crawl at a large window.
+  link l;
+  l.connect();
+  l.client->write(bytes_of(std::string(1460, 'a')), l.now);
+  auto first = l.client->take_output(l.now);
+  ASSERT_EQ(first.size(), 1u);
+  tcp_header h = first[0].header;
+  const std::vector<std::uint8_t> payload(1460, 'b');
+  const std::size_t behind = tcp_settings{}.receive_buffer / 1460 - 1;
+  for (std::size_t i = 1; i <= behind; ++i) {
+    h.seq = 1001 + static_cast<std::uint32_t>(i * 1460);
+    l.server->input(h, payload, l.now);
+  }
+  EXPECT_EQ(l.server->out_of_order_segments(), behind);
+  l.server->input(first[0].header, payload_of(first[0]), l.now);
+  EXPECT_EQ(l.server->readable(), (behind + 1) * 1460);
+}
+
 TEST(tcp_connection, overlapping_out_of_order_segments_hold_no_more_than_the_receive_buffer) {
   tcp_settings s;
   s.receive_buffer = 64 * 1024;
