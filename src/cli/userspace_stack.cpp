@@ -177,7 +177,7 @@ std::string userspace_stack::counters() const {
   out += "tcp: malformed " + std::to_string(tcp.malformed) + ", resets_sent " +
          std::to_string(tcp.resets_sent) + ", syns_dropped " + std::to_string(tcp.syns_dropped) +
          ", table_full " + std::to_string(tcp.table_full) + ", not_for_us " +
-         std::to_string(tcp.not_for_us) + "\n";
+         std::to_string(tcp.not_for_us) + ", over_budget " + std::to_string(tcp.over_budget) + "\n";
   out += "connections: " + std::to_string(stack_->tcp().connections()) + " (" +
          std::to_string(stack_->tcp().closing_or_open()) + " not in TIME-WAIT)\n";
   return out;
