@@ -30,6 +30,9 @@ constexpr std::size_t record_size = 16 * 1024;
 // Ciphertext waiting in the write BIO beyond this is handed to the inner flow before a long
 // write makes more: memory stays bounded and the peer starts reading early.
 constexpr std::size_t flush_threshold = 64 * 1024;
+// What close takes from the inner flow at most before closing it: more than tickets and alerts,
+// and a peer that keeps sending cannot hold the close.
+constexpr std::size_t drain_limit = 1024 * 1024;
 
 bool is_ip_address(const std::string& name) {
   unsigned char raw[16];
@@ -303,21 +306,21 @@ asio::awaitable<void> openssl_flow::do_close() {
   if (!write_ended() && !out_busy_) co_await send_close_notify();
   mark_write_ended();
   mark_read_ended();
-  co_await drain_inner();
+  drain_inner();
   co_await layered_flow::do_close();
 }
 
-asio::awaitable<void> openssl_flow::drain_inner() {
+void openssl_flow::drain_inner() {
   // A kernel socket closed with unread bytes in its receive buffer sends RST instead of FIN,
-  // and the peer then loses what it had not read yet. TLS 1.3 servers send session tickets
-  // that a client which only writes never reads, so take what has already arrived (briefly,
-  // never waiting for the peer). After the peer's close_notify (its last record, RFC 8446
-  // §6.1) or the inner eof nothing more can come, so there is nothing to wait for.
-  if (inner_closed() || peer_ended_) co_return;
-  for (int i = 0; i < 64; ++i) {
-    auto r =
-        co_await with_timeout(inner().read(), std::chrono::milliseconds(1), *ctx_->settings.time);
-    if (!r || r->is_eof()) co_return;
+  // and what it had not sent yet is lost (the userspace stack does the same). TLS 1.3 servers
+  // send session tickets that a client which only writes never reads, so take what has already
+  // arrived, without waiting for more: close does not wait for the peer. After the peer's
+  // close_notify (its last record, RFC 8446 §6.1) or the inner eof nothing more can come.
+  if (inner_closed() || peer_ended_) return;
+  for (std::size_t taken = 0; taken < drain_limit;) {
+    auto r = inner().try_read();
+    if (!r || !*r || (*r)->is_eof()) return;
+    taken += (*r)->data().size();
   }
 }
 

@@ -41,7 +41,7 @@ class openssl_flow final : public tls_flow {
   asio::awaitable<write_result> flush_out();
   asio::awaitable<result<void>> run_handshake();
   asio::awaitable<void> send_close_notify();
-  asio::awaitable<void> drain_inner();
+  void drain_inner();
   std::error_code engine_error(int ssl_result, bool in_handshake);
 
   std::shared_ptr<context_state> ctx_;
