@@ -42,6 +42,17 @@ foreach(module IN LISTS modules)
   endforeach()
 endforeach()
 
+# OpenSSL is the tls module's engine, not part of its interface: no public header includes it
+# or names its types (the TLS flow's OpenSSL side lives in src/tls/).
+file(GLOB_RECURSE public_headers "${SOURCE_DIR}/include/flowstack/*.hpp")
+foreach(path IN LISTS public_headers)
+  file(RELATIVE_PATH file "${SOURCE_DIR}" "${path}")
+  file(STRINGS "${path}" openssl_lines REGEX "#[ \t]*include[ \t]*<openssl/|ssl_st|bio_st")
+  if(openssl_lines)
+    list(APPEND violations "${file}: a public header names OpenSSL")
+  endif()
+endforeach()
+
 # Every folder under src/ and include/flowstack/ is a module the rule knows.
 file(GLOB dirs LIST_DIRECTORIES true "${SOURCE_DIR}/src/*" "${SOURCE_DIR}/include/flowstack/*")
 foreach(dir IN LISTS dirs)

@@ -71,6 +71,26 @@ asio::awaitable<read_result> flow_impl::read() {
   co_return r;
 }
 
+std::optional<read_result> flow_impl::try_read() {
+  if (closed_) return fail(flow_errc::closed);
+  if (error_) return fail(error_);
+  if (reading_) return fail(flow_errc::read_in_progress);
+  if (unread_) {
+    auto data = std::move(*unread_);
+    unread_.reset();
+    return data_or_eof(std::move(data));
+  }
+  if (read_closed_) return data_or_eof::eof();
+  auto r = do_try_read();
+  if (!r) return std::nullopt;
+  if (!*r) {
+    fail_with(r->error());
+    return fail(error_);
+  }
+  if ((*r)->is_eof()) read_closed_ = true;
+  return r;
+}
+
 asio::awaitable<bool> flow_impl::acquire_write_turn() {
   while (writing_) {
     bool ok = co_await writers_.wait();

@@ -1,6 +1,7 @@
 #include <flowstack/core/wait_queue.hpp>
 
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 namespace flowstack {
@@ -23,6 +24,13 @@ struct listed {
 }  // namespace
 
 asio::awaitable<bool> wait_queue::wait() {
+  // A cancellation that comes after a notify took this waiter off the list, but before its
+  // coroutine ran again, finds no operation to cancel: Asio only records it in the coroutine's
+  // cancellation state. The caller, whose condition may still not hold, then waits again; honour
+  // that cancellation here, or a loop like a read that waits for data under with_timeout never
+  // ends while notifies for others keep coming (a TLS flow's write and read on one TCP flow).
+  auto cancellation = co_await asio::this_coro::cancellation_state;
+  if (cancellation.cancelled() != asio::cancellation_type::none) co_return false;
   asio::steady_timer timer(executor_, asio::steady_timer::time_point::max());
   waiter self{&timer, false};
   listed<std::list<waiter*>, waiter> entry{waiters_, waiters_.insert(waiters_.end(), &self), self};

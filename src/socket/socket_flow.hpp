@@ -65,6 +65,15 @@ class socket_flow : public Base {
     co_return finish_read(std::move(data), n + more, {});
   }
 
+  std::optional<read_result> do_try_read() override {
+    // The socket is non-blocking: a read with nothing queued gives would_block at once.
+    auto data = buffer::create_uninitialized(read_buffer_size_);
+    std::error_code ec;
+    std::size_t n = socket_.read_some(asio::buffer(data.data(), data.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return std::nullopt;
+    return finish_read(std::move(data), n, ec);
+  }
+
   asio::awaitable<write_result> do_writev(std::span<const buffer> data) override {
     std::vector<asio::const_buffer> gather;
     gather.reserve(data.size());

@@ -178,20 +178,26 @@ class direct_tcp_flow final : public net::tcp_flow {
  protected:
   asio::awaitable<read_result> do_read() override {
     for (;;) {
-      if (!socket_) co_return fail(flow_errc::closed);
-      if (read_shut_) co_return data_or_eof();
-      auto& c = socket_->connection;
-      if (c.readable() > 0) {
-        buffer data = c.read(read_size_);
-        update();  // the window opened
-        co_return data_or_eof(std::move(data));
-      }
-      if (c.at_eof()) co_return data_or_eof();
-      if (c.error()) co_return fail(c.error());
-      if (c.state() == tcp_state::closed) co_return fail(flow_errc::closed);
+      auto ready = do_try_read();
+      if (ready) co_return std::move(*ready);
       bool woken = co_await changed_.wait();
       if (!woken) co_return fail(flow_errc::cancelled);
     }
+  }
+
+  std::optional<read_result> do_try_read() override {
+    if (!socket_) return fail(flow_errc::closed);
+    if (read_shut_) return data_or_eof();
+    auto& c = socket_->connection;
+    if (c.readable() > 0) {
+      buffer data = c.read(read_size_);
+      update();  // the window opened
+      return data_or_eof(std::move(data));
+    }
+    if (c.at_eof()) return data_or_eof();
+    if (c.error()) return fail(c.error());
+    if (c.state() == tcp_state::closed) return fail(flow_errc::closed);
+    return std::nullopt;
   }
 
   asio::awaitable<write_result> do_writev(std::span<const buffer> data) override {

@@ -6,7 +6,8 @@
 
 #include <memory>
 
-#include "detail.hpp"
+#include "context_state.hpp"
+#include "openssl_flow.hpp"
 
 namespace flowstack::tls {
 namespace {
@@ -68,7 +69,7 @@ bool load_ca_pem(SSL_CTX* ctx, const std::string& pem) {
 // The server's ALPN choice: its first protocol that the client also offers.
 int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length,
                 const unsigned char* offered, unsigned int offered_length, void*) {
-  auto* state = static_cast<context::state*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  auto* state = static_cast<context_state*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
   const auto& ours = state->alpn_wire;
   for (std::size_t at = 0; at < ours.size(); at += 1 + static_cast<unsigned char>(ours[at])) {
     auto length = static_cast<unsigned char>(ours[at]);
@@ -87,8 +88,8 @@ int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length,
 
 // Client: keeps the newest session per server name for the next connection.
 int remember_session(SSL* ssl, SSL_SESSION* session) {
-  auto* state = static_cast<context::state*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-  auto* flow = static_cast<tls_flow*>(SSL_get_app_data(ssl));
+  auto* state = static_cast<context_state*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  auto* flow = static_cast<detail::openssl_flow*>(SSL_get_app_data(ssl));
   if (state == nullptr || flow == nullptr) return 0;
   auto& slot = state->sessions[flow->peer_name()];
   if (slot != nullptr) SSL_SESSION_free(slot);
@@ -98,12 +99,12 @@ int remember_session(SSL* ssl, SSL_SESSION* session) {
 
 // Server: switches to the certificate named by the client's SNI, when there is one.
 int choose_certificate(SSL* ssl, int*, void*) {
-  auto* state = static_cast<context::state*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  auto* state = static_cast<context_state*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (state == nullptr || name == nullptr) return SSL_TLSEXT_ERR_OK;
   auto found = state->by_server_name.find(name);
   if (found != state->by_server_name.end()) {
-    SSL_set_SSL_CTX(ssl, found->second.get_state()->ctx);
+    SSL_set_SSL_CTX(ssl, context_access::of(found->second)->ctx);
   }
   return SSL_TLSEXT_ERR_OK;
 }
@@ -193,7 +194,7 @@ step set_verification(SSL_CTX* ctx, const config& c, role r) {
   return {};
 }
 
-step set_alpn(context::state& s, const config& c, role r) {
+step set_alpn(context_state& s, const config& c, role r) {
   for (const auto& name : c.alpn) {
     if (name.empty() || name.size() > 255) {
       return fail(tls_errc::invalid_config, "an ALPN protocol name must be 1..255 bytes");
@@ -232,7 +233,7 @@ void set_sessions(SSL_CTX* ctx, const config& c, role r) {
 }
 
 // Server: a context per SNI certificate, all else as in `c`.
-step add_sni_certificates(context::state& s, const config& c) {
+step add_sni_certificates(context_state& s, const config& c) {
   if (c.sni_certificates.empty()) return {};
   for (const auto& named : c.sni_certificates) {
     config other = c;

@@ -4,8 +4,6 @@
 
 #include <string>
 
-#include "detail.hpp"
-
 namespace flowstack::tls {
 namespace {
 

@@ -151,7 +151,7 @@ struct unix_kind {
 
 // ---- the userspace stack -----------------------------------------------------------------------
 //
-// TCP between two direct stacks on an in-memory switch. The stacks are let go
+// TCP between two direct stacks on an in-memory switch, and TLS over it. The stacks are let go
 // once the pair is made: their flows keep them running, and each stack's device keeps the switch
 // alive (owning_port), so the pair outlives its setup.
 
@@ -200,6 +200,15 @@ struct direct_tcp_kind {
   }
 };
 
+struct tls_direct_tcp_kind {
+  static constexpr const char* name = "tls_over_direct_tcp";
+  static constexpr std::size_t bulk_bytes = 4 << 20;
+  static asio::awaitable<std::pair<flow, flow>> make_pair(asio::any_io_executor ex) {
+    auto ends = co_await direct_tcp_pair(ex);
+    co_return co_await tls_over(ex, std::move(ends));
+  }
+};
+
 template <typename Kind>
 constexpr std::size_t bulk_bytes_of() {
   if constexpr (requires { Kind::bulk_bytes; }) {
@@ -219,6 +228,7 @@ struct kind_names {
 using all_kinds =
     ::testing::Types<memory_kind, memory_cut_kind, layered_memory_kind, tcp_v4_kind, tcp_v6_kind,
                      unix_kind, vchan_kind, vchan_mixed_rings_kind, vchan_in_page_rings_kind,
-                     vchan_two_processes_kind, tls_memory_kind, tls_tcp_v4_kind, direct_tcp_kind>;
+                     vchan_two_processes_kind, tls_memory_kind, tls_tcp_v4_kind, direct_tcp_kind,
+                     tls_direct_tcp_kind>;
 
 }  // namespace flowstack::conformance

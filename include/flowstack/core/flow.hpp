@@ -8,6 +8,11 @@
 // Operations
 //   read()      waits for data and returns a fresh buffer of at least one byte that the caller
 //               owns, or eof (a value, never an error and never an empty buffer), or an error.
+//   try_read()  what a read would return at once, without waiting: data already buffered, eof or
+//               an error, or nothing (an empty optional) when a read would wait or the
+//               transport cannot tell. Follows read's rules otherwise (a read in flight makes it
+//               fail `read_in_progress`). For a layer that takes what has arrived before it
+//               closes its inner flow (a kernel socket closed with unread bytes sends RST).
 //   write(b)    resolves once the transport has accepted every byte of `b` (not delivered: a
 //               partial acceptance waits for the rest). Do not change `b` afterwards.
 //   writev(bs)  write for a sequence of buffers, in order.
@@ -101,6 +106,7 @@ class flow_impl {
   virtual ~flow_impl();
 
   asio::awaitable<read_result> read();
+  std::optional<read_result> try_read();
   asio::awaitable<write_result> write(buffer data);
   asio::awaitable<write_result> writev(std::span<const buffer> data);
   asio::awaitable<void> shutdown(shutdown_mode mode);
@@ -128,6 +134,8 @@ class flow_impl {
   // returns an error; `closed` there means the peer no longer reads. Once do_close has run, the
   // base turns whatever a pending operation returns into `closed`.
   virtual asio::awaitable<read_result> do_read() = 0;
+  // do_read without waiting: nothing when do_read would wait. The default cannot tell.
+  virtual std::optional<read_result> do_try_read() { return std::nullopt; }
   virtual asio::awaitable<write_result> do_writev(std::span<const buffer> data) = 0;
   virtual asio::awaitable<void> do_shutdown_read();
   virtual asio::awaitable<void> do_shutdown_write() = 0;
@@ -160,6 +168,7 @@ class flow {
   explicit flow(std::unique_ptr<flow_impl> impl) : impl_(std::move(impl)) {}
 
   asio::awaitable<read_result> read() { return impl_->read(); }
+  std::optional<read_result> try_read() { return impl_->try_read(); }
   asio::awaitable<write_result> write(buffer data) { return impl_->write(std::move(data)); }
   asio::awaitable<write_result> writev(std::span<const buffer> data) { return impl_->writev(data); }
   asio::awaitable<void> shutdown(shutdown_mode mode) { return impl_->shutdown(mode); }

@@ -30,9 +30,6 @@
 #include <string>
 #include <vector>
 
-typedef struct ssl_st SSL;
-typedef struct bio_st BIO;
-
 namespace flowstack::tls {
 
 enum class version : int { tls1_2 = 0x0303, tls1_3 = 0x0304 };
@@ -107,10 +104,9 @@ class context {
   const config& settings() const noexcept;
   role side() const noexcept;
 
-  struct state;
-  const std::shared_ptr<state>& get_state() const noexcept { return state_; }
-
  private:
+  struct state;  // the SSL_CTX and what the module keeps beside it (src/tls/context_state.hpp)
+  friend struct context_access;
   std::shared_ptr<state> state_;
 };
 
@@ -125,58 +121,22 @@ struct session_info {
   bool resumed = false;
 };
 
-// The TLS flow. Reach it with `f.as<tls::tls_flow>()`.
-class tls_flow final : public layered_flow {
+// The TLS flow. Reach it with `f.as<tls::tls_flow>()`. The engine behind it lives in the module
+// (src/tls/openssl_flow.hpp); the layering rules above are layered_flow's.
+class tls_flow : public layered_flow {
  public:
-  tls_flow(flow inner, std::shared_ptr<context::state> ctx, SSL* ssl, std::string peer_name);
-  ~tls_flow() override;
-
-  session_info epoch() const;
+  // What the handshake agreed on.
+  virtual session_info epoch() const = 0;
   // Sends a TLS 1.3 KeyUpdate (asking the peer to update too when `request_peer`).
-  asio::awaitable<write_result> key_update(bool request_peer);
-
-  std::string description() const override;
-
-  // Runs the handshake to its end within `timeout` (used by client() and server()); when it
-  // fails, the inner flow is closed.
-  asio::awaitable<detailed<void>> handshake(clock::duration timeout);
-
+  virtual asio::awaitable<write_result> key_update(bool request_peer) = 0;
+  // The server name given to client() (empty on a server).
+  virtual const std::string& peer_name() const noexcept = 0;
   // The last error of this flow's engine with OpenSSL's reason (a bad record, an alert), for a
   // person; the code is what the failed operation returned.
-  const failure& last_failure() const noexcept { return failure_; }
+  virtual const failure& last_failure() const noexcept = 0;
 
  protected:
-  asio::awaitable<read_result> do_read() override;
-  asio::awaitable<write_result> do_writev(std::span<const buffer> data) override;
-  asio::awaitable<void> do_shutdown_read() override;
-  asio::awaitable<void> do_shutdown_write() override;
-  asio::awaitable<void> do_close() override;
-  void on_inner_closed() override { out_turn_.notify_all(); }
-
- private:
-  friend struct context_access;
-  asio::awaitable<result<bool>> fill_in();
-  asio::awaitable<write_result> flush_out();
-  asio::awaitable<result<void>> run_handshake();
-  asio::awaitable<void> send_close_notify();
-  asio::awaitable<void> drain_inner();
-  std::error_code engine_error(int ssl_result, bool in_handshake);
-
-  std::shared_ptr<context::state> ctx_;
-  SSL* ssl_;
-  BIO* rbio_;  // ciphertext from the peer, owned by ssl_
-  BIO* wbio_;  // ciphertext to the peer, owned by ssl_
-  std::string peer_name_;
-  wait_queue out_turn_;
-  std::error_code out_error_;
-  bool out_busy_ = false;
-  bool handshake_done_ = false;
-  bool engine_failed_ = false;
-  failure failure_;
-  bool peer_ended_ = false;  // the peer's close_notify or the inner eof has been read
-
- public:
-  const std::string& peer_name() const noexcept { return peer_name_; }
+  using layered_flow::layered_flow;
 };
 
 // The client side over `inner`: returns once the handshake is done. `server_name` is sent as

@@ -1,4 +1,5 @@
-// The TLS flow: an OpenSSL engine over memory BIOs, with the ciphertext carried by an inner flow.
+// openssl_flow: the TLS flow's engine, OpenSSL over memory BIOs with the ciphertext carried by
+// the inner flow.
 //
 // How the engine is driven so that one read and one write can be in flight at once:
 //   - OpenSSL calls never suspend (memory BIOs never block), so no two of them interleave;
@@ -20,7 +21,7 @@
 #include <flowstack/core/combinators.hpp>
 #include <vector>
 
-#include "detail.hpp"
+#include "openssl_flow.hpp"
 
 namespace flowstack::tls {
 namespace {
@@ -29,6 +30,9 @@ constexpr std::size_t record_size = 16 * 1024;
 // Ciphertext waiting in the write BIO beyond this is handed to the inner flow before a long
 // write makes more: memory stays bounded and the peer starts reading early.
 constexpr std::size_t flush_threshold = 64 * 1024;
+// What close takes from the inner flow at most before closing it: more than tickets and alerts,
+// and a peer that keeps sending cannot hold the close.
+constexpr std::size_t drain_limit = 1024 * 1024;
 
 bool is_ip_address(const std::string& name) {
   unsigned char raw[16];
@@ -72,8 +76,11 @@ struct flag_guard {
 
 }  // namespace
 
-tls_flow::tls_flow(flow inner, std::shared_ptr<context::state> ctx, SSL* ssl, std::string peer_name)
-    : layered_flow(std::move(inner)),
+namespace detail {
+
+openssl_flow::openssl_flow(flow inner, std::shared_ptr<context_state> ctx, SSL* ssl,
+                           std::string peer_name)
+    : tls_flow(std::move(inner)),
       ctx_(std::move(ctx)),
       ssl_(ssl),
       peer_name_(std::move(peer_name)),
@@ -86,17 +93,17 @@ tls_flow::tls_flow(flow inner, std::shared_ptr<context::state> ctx, SSL* ssl, st
   SSL_set_app_data(ssl_, this);
 }
 
-tls_flow::~tls_flow() {
+openssl_flow::~openssl_flow() {
   SSL_free(ssl_);
 }
 
-std::string tls_flow::description() const {
+std::string openssl_flow::description() const {
   std::string what = SSL_is_server(ssl_) ? "tls server" : "tls client";
   if (!peer_name_.empty()) what += " (" + peer_name_ + ")";
   return what + " over " + inner().description();
 }
 
-std::error_code tls_flow::engine_error(int ssl_result, bool in_handshake) {
+std::error_code openssl_flow::engine_error(int ssl_result, bool in_handshake) {
   int kind = SSL_get_error(ssl_, ssl_result);
   unsigned long e = ERR_peek_error();
   char text[256] = "";
@@ -120,7 +127,7 @@ std::error_code tls_flow::engine_error(int ssl_result, bool in_handshake) {
   return ec;
 }
 
-asio::awaitable<result<bool>> tls_flow::fill_in() {
+asio::awaitable<result<bool>> openssl_flow::fill_in() {
   auto r = co_await inner().read();
   if (!r) co_return fail(r.error());
   if (r->is_eof()) co_return false;
@@ -129,7 +136,7 @@ asio::awaitable<result<bool>> tls_flow::fill_in() {
   co_return true;
 }
 
-asio::awaitable<write_result> tls_flow::flush_out() {
+asio::awaitable<write_result> openssl_flow::flush_out() {
   while (out_busy_) {
     bool ok = co_await out_turn_.wait();
     if (!ok) co_return fail(flow_errc::cancelled);
@@ -154,7 +161,7 @@ asio::awaitable<write_result> tls_flow::flush_out() {
   co_return r;
 }
 
-asio::awaitable<result<void>> tls_flow::run_handshake() {
+asio::awaitable<result<void>> openssl_flow::run_handshake() {
   for (;;) {
     ERR_clear_error();
     int rc = SSL_do_handshake(ssl_);
@@ -187,7 +194,7 @@ asio::awaitable<result<void>> tls_flow::run_handshake() {
   }
 }
 
-asio::awaitable<read_result> tls_flow::do_read() {
+asio::awaitable<read_result> openssl_flow::do_read() {
   for (;;) {
     auto data = buffer::create_uninitialized(record_size);
     std::size_t got = 0;
@@ -228,7 +235,7 @@ asio::awaitable<read_result> tls_flow::do_read() {
   }
 }
 
-asio::awaitable<write_result> tls_flow::do_writev(std::span<const buffer> data) {
+asio::awaitable<write_result> openssl_flow::do_writev(std::span<const buffer> data) {
   // Small buffers are gathered into full records; large ones go out a record at a time.
   std::vector<std::byte> staging;
   auto seal = [this](const std::byte* bytes, std::size_t n) -> std::error_code {
@@ -273,7 +280,7 @@ asio::awaitable<write_result> tls_flow::do_writev(std::span<const buffer> data) 
   co_return co_await flush_out();
 }
 
-asio::awaitable<void> tls_flow::send_close_notify() {
+asio::awaitable<void> openssl_flow::send_close_notify() {
   if (engine_failed_ || !handshake_done_) co_return;
   ERR_clear_error();
   SSL_shutdown(ssl_);
@@ -281,43 +288,43 @@ asio::awaitable<void> tls_flow::send_close_notify() {
   co_await with_timeout(flush_out(), ctx_->settings.close_timeout, *ctx_->settings.time);
 }
 
-asio::awaitable<void> tls_flow::do_shutdown_read() {
+asio::awaitable<void> openssl_flow::do_shutdown_read() {
   mark_read_ended();
   co_await inner().shutdown(shutdown_mode::read);
   co_await end_read();
 }
 
-asio::awaitable<void> tls_flow::do_shutdown_write() {
+asio::awaitable<void> openssl_flow::do_shutdown_write() {
   co_await send_close_notify();
   co_await end_write();
 }
 
 // abort is layered_flow's: without close_notify the peer cannot take the cut stream for a
 // complete one (RFC 8446 §6.1).
-asio::awaitable<void> tls_flow::do_close() {
+asio::awaitable<void> openssl_flow::do_close() {
   // A write in flight holds the output turn: close does not wait behind it.
   if (!write_ended() && !out_busy_) co_await send_close_notify();
   mark_write_ended();
   mark_read_ended();
-  co_await drain_inner();
+  drain_inner();
   co_await layered_flow::do_close();
 }
 
-asio::awaitable<void> tls_flow::drain_inner() {
+void openssl_flow::drain_inner() {
   // A kernel socket closed with unread bytes in its receive buffer sends RST instead of FIN,
-  // and the peer then loses what it had not read yet. TLS 1.3 servers send session tickets
-  // that a client which only writes never reads, so take what has already arrived (briefly,
-  // never waiting for the peer). After the peer's close_notify (its last record, RFC 8446
-  // §6.1) or the inner eof nothing more can come, so there is nothing to wait for.
-  if (inner_closed() || peer_ended_) co_return;
-  for (int i = 0; i < 64; ++i) {
-    auto r =
-        co_await with_timeout(inner().read(), std::chrono::milliseconds(1), *ctx_->settings.time);
-    if (!r || r->is_eof()) co_return;
+  // and what it had not sent yet is lost (the userspace stack does the same). TLS 1.3 servers
+  // send session tickets that a client which only writes never reads, so take what has already
+  // arrived, without waiting for more: close does not wait for the peer. After the peer's
+  // close_notify (its last record, RFC 8446 §6.1) or the inner eof nothing more can come.
+  if (inner_closed() || peer_ended_) return;
+  for (std::size_t taken = 0; taken < drain_limit;) {
+    auto r = inner().try_read();
+    if (!r || !*r || (*r)->is_eof()) return;
+    taken += (*r)->data().size();
   }
 }
 
-asio::awaitable<write_result> tls_flow::key_update(bool request_peer) {
+asio::awaitable<write_result> openssl_flow::key_update(bool request_peer) {
   if (is_closed()) co_return fail(flow_errc::closed);
   ERR_clear_error();
   int type = request_peer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED;
@@ -331,7 +338,7 @@ asio::awaitable<write_result> tls_flow::key_update(bool request_peer) {
   co_return co_await flush_out();
 }
 
-session_info tls_flow::epoch() const {
+session_info openssl_flow::epoch() const {
   session_info info;
   info.version = SSL_get_version(ssl_);
   if (const char* cipher = SSL_get_cipher_name(ssl_)) info.cipher = cipher;
@@ -357,7 +364,7 @@ session_info tls_flow::epoch() const {
   return info;
 }
 
-asio::awaitable<detailed<void>> tls_flow::handshake(clock::duration timeout) {
+asio::awaitable<detailed<void>> openssl_flow::handshake(clock::duration timeout) {
   auto done = co_await with_timeout(run_handshake(), timeout, *ctx_->settings.time);
   if (done) co_return detailed<void>{};
   co_await close_inner();
@@ -370,11 +377,13 @@ asio::awaitable<detailed<void>> tls_flow::handshake(clock::duration timeout) {
   co_return fail(done.error());
 }
 
+}  // namespace detail
+
 namespace {
 
 // The client's checks of the server it names: SNI (not for an IP address), the name or
 // address the certificate must carry, the session to resume.
-void name_server(SSL* ssl, const context::state& state, const std::string& server_name) {
+void name_server(SSL* ssl, const context_state& state, const std::string& server_name) {
   const config& c = state.settings;
   bool ip = is_ip_address(server_name);
   if (!server_name.empty() && !ip) SSL_set_tlsext_host_name(ssl, server_name.c_str());
@@ -393,7 +402,7 @@ void name_server(SSL* ssl, const context::state& state, const std::string& serve
 
 // One connection of `ctx` over `inner` in role `r`, returned once its handshake is done.
 asio::awaitable<detailed<flow>> connect(context ctx, role r, flow inner, std::string server_name) {
-  const auto& state = ctx.get_state();
+  const auto& state = context_access::of(ctx);
   SSL* ssl = SSL_new(state->ctx);
   if (ssl == nullptr) {
     co_await inner.close();
@@ -405,7 +414,8 @@ asio::awaitable<detailed<flow>> connect(context ctx, role r, flow inner, std::st
   } else {
     SSL_set_accept_state(ssl);
   }
-  auto engine = std::make_unique<tls_flow>(std::move(inner), state, ssl, std::move(server_name));
+  auto engine =
+      std::make_unique<detail::openssl_flow>(std::move(inner), state, ssl, std::move(server_name));
   auto done = co_await engine->handshake(state->settings.handshake_timeout);
   if (!done) co_return unexpected(done.error());
   co_return flow(std::move(engine));
