@@ -6,7 +6,7 @@
 // giving two connected ends; optionally `static constexpr std::size_t bulk_bytes` when the
 // kind cannot move the default 64 MiB of the bulk test in a few seconds. A new flow kind (TLS,
 // vchan, the userspace stack) joins the suite with one more struct here and one more entry in
-// `all_kinds`.
+// `all_kinds` (flow_contract_kinds_test.cpp).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -218,17 +218,15 @@ constexpr std::size_t bulk_bytes_of() {
   }
 }
 
-struct kind_names {
-  template <typename Kind>
-  static std::string GetName(int) {
-    return Kind::name;
+// A kind whose transport can tell an abort from an end only while bytes from the peer are unread
+// (a Unix socket: the kernel has no reset for it) declares `abort_needs_unread_bytes`.
+template <typename Kind>
+constexpr bool abort_needs_unread_bytes_of() {
+  if constexpr (requires { Kind::abort_needs_unread_bytes; }) {
+    return Kind::abort_needs_unread_bytes;
+  } else {
+    return false;
   }
-};
-
-using all_kinds =
-    ::testing::Types<memory_kind, memory_cut_kind, layered_memory_kind, tcp_v4_kind, tcp_v6_kind,
-                     unix_kind, vchan_kind, vchan_mixed_rings_kind, vchan_in_page_rings_kind,
-                     vchan_two_processes_kind, tls_memory_kind, tls_tcp_v4_kind, direct_tcp_kind,
-                     tls_direct_tcp_kind>;
+}
 
 }  // namespace flowstack::conformance
