@@ -65,8 +65,9 @@ struct tcp_settings {
   std::uint16_t mss = 1460;  // the largest segment we take: the MTU less 40
   std::size_t send_buffer = 256 * 1024;
   std::size_t receive_buffer = 256 * 1024;
-  std::size_t max_out_of_order =
-      1024;  // segments kept ahead of a hole, receive_buffer bytes at most
+  // Segments kept ahead of a hole (receive_buffer bytes at most): a window's worth, so that one
+  // loss costs one retransmission.
+  std::size_t max_out_of_order = 1024;
   clock::duration rto_initial = std::chrono::seconds(1);
   clock::duration rto_min = std::chrono::seconds(1);  // RFC 6298 §2.4
   clock::duration rto_max = std::chrono::seconds(60);
