@@ -37,15 +37,8 @@ void flow_impl::unread(buffer data) {
 }
 
 asio::awaitable<read_result> flow_impl::read() {
-  if (closed_) co_return fail(flow_errc::closed);
-  if (error_) co_return fail(error_);
-  if (reading_) co_return fail(flow_errc::read_in_progress);
-  if (unread_) {
-    auto data = std::move(*unread_);
-    unread_.reset();
-    co_return data_or_eof(std::move(data));
-  }
-  if (read_closed_) co_return data_or_eof::eof();
+  // What the flow answers without its transport is try_read's answer, never "nothing".
+  if (closed_ || error_ || reading_ || unread_ || read_closed_) co_return *try_read();
 
   // A guard, not two assignments: an exception thrown through a cancelled coroutine must not
   // leave the flow believing a read is still pending.
@@ -71,6 +64,7 @@ asio::awaitable<read_result> flow_impl::read() {
   co_return r;
 }
 
+// read() answers from here whatever needs no transport: keep the two in step.
 std::optional<read_result> flow_impl::try_read() {
   if (closed_) return fail(flow_errc::closed);
   if (error_) return fail(error_);
